@@ -1,0 +1,244 @@
+//! Running real `cairn agent` processes on free loopback ports, and talking to them.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now (TCP and UDP).
+pub fn free_port() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The ports of one agent.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub http: u16,
+    pub dns: u16,
+    pub serf_lan: u16,
+    pub serf_wan: u16,
+    pub server: u16,
+}
+
+impl Ports {
+    pub fn free() -> Ports {
+        Ports {
+            http: free_port(),
+            dns: free_port(),
+            serf_lan: free_port(),
+            serf_wan: free_port(),
+            server: free_port(),
+        }
+    }
+
+    /// Every port in a config file, as test harnesses write them (`-1` = off).
+    pub fn hcl(&self) -> String {
+        format!(
+            "ports {{\n  http = {}\n  dns = {}\n  serf_lan = {}\n  serf_wan = {}\n  server = {}\n  grpc = -1\n  https = -1\n}}\n",
+            self.http, self.dns, self.serf_lan, self.serf_wan, self.server
+        )
+    }
+}
+
+/// A running `cairn agent`, killed when dropped.
+pub struct AgentProcess {
+    pub child: Child,
+    pub ports: Ports,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+pub fn cairn_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cairn")
+}
+
+impl AgentProcess {
+    /// Start `cairn agent <args>` with a ports file in `dir`; wait until it has a leader.
+    pub fn start(dir: &Path, ports: Ports, args: &[&str]) -> AgentProcess {
+        let ports_file = dir.join("ports.hcl");
+        std::fs::write(&ports_file, ports.hcl()).expect("write ports");
+        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let log = dir.join(format!("agent-{n}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut cmd = Command::new(cairn_bin());
+        cmd.arg("agent")
+            .args(args)
+            .arg(format!("-config-file={}", ports_file.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+        let child = cmd.spawn().expect("spawn cairn agent");
+        let agent = AgentProcess {
+            child,
+            ports,
+            dir: dir.to_path_buf(),
+            log,
+        };
+        agent.wait_for_leader(Duration::from_secs(20));
+        agent
+    }
+
+    pub fn http_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.http)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_for_leader(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(r) = try_http(&self.http_addr(), "GET", "/v1/status/leader", b"") {
+                if r.status == 200 && r.body.len() > 2 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "agent had no leader within {within:?}; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        http(&self.http_addr(), method, path, body)
+    }
+
+    /// `cairn <args>` pointed at this agent.
+    pub fn cli(&self, args: &[&str]) -> CliRun {
+        let out = Command::new(cairn_bin())
+            .args(args)
+            .env("CONSUL_HTTP_ADDR", self.http_addr())
+            .env_remove("CAIRN_HTTP_ADDR")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cairn");
+        CliRun {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Wait (bounded) for the process to exit on its own; returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The output of one CLI run.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One HTTP/1.0 request (no chunking, connection closes): enough for tests, no client crate.
+pub fn try_http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Response {
+    try_http(addr, method, path, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Poll `f` until it holds, at most `within`.
+pub fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {within:?} waiting for {what}");
+}

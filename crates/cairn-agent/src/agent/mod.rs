@@ -1,0 +1,318 @@
+//! The agent: one process's composition of server role, local state, anti-entropy and the HTTP
+//! API, started from a [`RuntimeConfig`].
+
+mod agent_api;
+mod checks;
+mod consensus_api;
+mod dns_backend;
+mod identity;
+mod registrations;
+
+use crate::error::AgentError;
+use crate::local::{sync, LocalState, SyncConfig};
+use crate::logging::LogHub;
+use crate::node_id::{raft_id, resolve_node_id};
+use crate::server::{LeaderDuties, Server, ServerOptions, StoreKind};
+use cairn_config::{ListenAddr, RuntimeConfig};
+use cairn_consensus::RaftConfig;
+use cairn_http::{EventLog, HttpConfig, HttpServer};
+use cairn_types::Node;
+use parking_lot::RwLock;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use identity::advertise_addr;
+
+/// Re-reads the configuration for `cairn reload`, SIGHUP and `PUT /v1/agent/reload`.
+pub type ReloadFn = Arc<dyn Fn() -> Result<RuntimeConfig, String> + Send + Sync>;
+
+/// What the agent shares between its tasks and the HTTP backends.
+pub(crate) struct Shared {
+    pub(crate) config: RwLock<RuntimeConfig>,
+    pub(crate) node: Node,
+    pub(crate) server: Option<Server>,
+    pub(crate) local: Arc<LocalState>,
+    pub(crate) checks: cairn_health::CheckManager,
+    pub(crate) events: EventLog,
+    pub(crate) event_ltime: AtomicU64,
+    pub(crate) logs: LogHub,
+    pub(crate) reload: Option<ReloadFn>,
+    pub(crate) started: Instant,
+    /// Cancelled when the agent must stop (leave through the API, or shutdown).
+    pub(crate) stop: CancellationToken,
+    /// Set when the stop was a graceful leave.
+    pub(crate) left: std::sync::atomic::AtomicBool,
+}
+
+/// A running agent.
+pub struct Agent {
+    shared: Arc<Shared>,
+    http_addrs: Vec<SocketAddr>,
+    dns_addrs: Vec<SocketAddr>,
+    dns: Vec<cairn_dns::DnsServerHandle>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The version of Consul's API this agent speaks (clients gate features on it).
+pub const CONSUL_COMPAT_VERSION: &str = "1.20.5";
+
+fn raft_config(cfg: &RuntimeConfig, id: u64) -> RaftConfig {
+    let mut raft = RaftConfig::new(id);
+    // hashicorp/raft's election timeout E maps to 20 ticks; leaders heartbeat every E/10.
+    let tick = (cfg.raft.election_timeout / 20).max(Duration::from_millis(5));
+    raft.tick_interval = tick;
+    raft.election_tick = 20;
+    raft.heartbeat_tick = 2;
+    raft.snapshot_threshold = cfg.raft.snapshot_threshold.max(1);
+    raft.trailing_logs = cfg.raft.trailing_logs;
+    raft
+}
+
+impl Agent {
+    /// Start an agent. Binds its listeners first, so a port clash fails the start.
+    pub async fn start(
+        config: RuntimeConfig,
+        logs: LogHub,
+        reload: Option<ReloadFn>,
+    ) -> Result<Agent, AgentError> {
+        let data_dir = config.data_dir.clone();
+        if let Some(dir) = &data_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AgentError::DataDir(format!("creating {}: {e}", dir.display())))?;
+        }
+        let node_id = resolve_node_id(config.node_id.as_deref(), data_dir.as_deref())?;
+        let advertise = advertise_addr(&config);
+        let node = Node {
+            id: node_id.clone(),
+            node: config.node_name.clone(),
+            address: advertise.to_string(),
+            datacenter: config.datacenter.clone(),
+            tagged_addresses: identity::tagged_addresses(&config, advertise),
+            meta: config.node_meta.clone(),
+            ..Node::default()
+        };
+
+        // Listeners before anything else starts, so a clash is a clean start failure.
+        let mut http_listeners = Vec::new();
+        for addr in &config.http_addrs {
+            match addr {
+                ListenAddr::Tcp(sa) => {
+                    let l =
+                        tokio::net::TcpListener::bind(sa)
+                            .await
+                            .map_err(|e| AgentError::Bind {
+                                what: "HTTP",
+                                addr: sa.to_string(),
+                                reason: e.to_string(),
+                            })?;
+                    http_listeners.push(l);
+                }
+                other => {
+                    tracing::warn!(target: "agent", addr = ?other, "unix socket listeners are not supported yet; skipped")
+                }
+            }
+        }
+
+        let mut dns_listeners = Vec::new();
+        for addr in &config.dns_addrs {
+            let l = cairn_dns::DnsListeners::bind(*addr).map_err(|e| AgentError::Bind {
+                what: "DNS",
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?;
+            dns_listeners.push(l);
+        }
+
+        let server = if config.server {
+            let rpc_addr = SocketAddr::new(advertise, config.ports.server).to_string();
+            let store = match (&data_dir, config.dev_mode) {
+                (Some(dir), false) => StoreKind::RocksDb(dir.join("raft")),
+                _ => StoreKind::Memory,
+            };
+            let opts = ServerOptions {
+                raft: raft_config(&config, raft_id(&node_id)),
+                rpc_addr,
+                store,
+                bootstrap: config.bootstrap || config.bootstrap_expect == 1 || config.dev_mode,
+                rpc_hold_timeout: config.limits.rpc_hold_timeout,
+            };
+            let duties = LeaderDuties {
+                node: node.clone(),
+                server_port: config.ports.server,
+                tombstone_ttl: Duration::from_secs(15 * 60),
+                housekeeping_interval: Duration::from_secs(30),
+            };
+            Some(Server::start(opts, duties).await?)
+        } else {
+            tracing::warn!(target: "agent", "client agents cannot reach servers yet (clustering comes with gossip); raft-backed endpoints will answer \"No known Consul servers\"");
+            None
+        };
+
+        let local = Arc::new(LocalState::new(data_dir.clone()));
+        for err in local.load_persisted() {
+            tracing::warn!(target: "agent", error = %err, "skipping unreadable persisted registration");
+        }
+        let (check_manager, check_events) =
+            cairn_health::CheckManager::new(checks::manager_config(&config))
+                .map_err(|e| AgentError::Config(format!("health checks: {e}")))?;
+        let shared = Arc::new(Shared {
+            config: RwLock::new(config.clone()),
+            node: node.clone(),
+            server: server.clone(),
+            local: local.clone(),
+            checks: check_manager,
+            events: EventLog::new(),
+            event_ltime: AtomicU64::new(0),
+            logs,
+            reload,
+            started: Instant::now(),
+            stop: CancellationToken::new(),
+            left: std::sync::atomic::AtomicBool::new(false),
+        });
+        checks::start_persisted(&shared);
+        registrations::apply_config_definitions(&shared, &config)?;
+        shared
+            .checks
+            .set_alias_source(Arc::new(checks::LocalAlias::new(shared.clone())));
+
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(checks::drain_events(
+            shared.clone(),
+            check_events,
+        )));
+        if let Some(server) = &server {
+            let cfg = SyncConfig {
+                node: node.clone(),
+                foreign_services: vec!["consul".into()],
+                foreign_checks: vec![crate::server::SERF_HEALTH.into()],
+                interval: Duration::from_secs(60),
+            };
+            let access: Arc<dyn crate::local::CatalogAccess> = Arc::new(server.clone());
+            tasks.push(tokio::spawn(sync::run(
+                cfg,
+                local.clone(),
+                access,
+                shared.stop.child_token(),
+            )));
+        }
+
+        let http_config = HttpConfig {
+            datacenter: config.datacenter.clone(),
+            node_name: config.node_name.clone(),
+            kv_max_value_size: config.limits.kv_max_value_size,
+            txn_max_req_len: config.limits.txn_max_req_len,
+            session_ttl_min: config.session_ttl_min,
+            default_query_time: config.default_query_time,
+            max_query_time: config.max_query_time,
+            discovery_max_stale: Duration::ZERO,
+            pretty_by_default: config.dev_mode,
+            response_headers: config.http.response_headers.clone(),
+            acl_default_policy: config.acl.default_policy.clone(),
+            block_endpoints: config.http.block_endpoints.clone(),
+        };
+        let consensus = Arc::new(consensus_api::Consensus::new(shared.clone()));
+        let agent_api = Arc::new(agent_api::LocalAgent::new(shared.clone()));
+        let http = HttpServer::new(http_config, consensus, agent_api);
+        let mut http_addrs = Vec::new();
+        for listener in http_listeners {
+            if let Ok(a) = listener.local_addr() {
+                http_addrs.push(a);
+            }
+            let stop = shared.stop.clone();
+            let serve = http
+                .clone()
+                .serve(listener, async move { stop.cancelled().await });
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(target: "agent.http", error = %e, "HTTP server failed");
+                }
+            }));
+        }
+        let dns_backend = Arc::new(dns_backend::CatalogDns::new(
+            server.as_ref().map(|s| s.reader().clone()),
+            config.datacenter.clone(),
+        ));
+        let mut dns_addrs = Vec::new();
+        let mut dns = Vec::new();
+        for listeners in dns_listeners {
+            dns_addrs.extend(listeners.udp_addr());
+            let handle = cairn_dns::DnsServer::start(
+                listeners,
+                dns_backend.clone(),
+                dns_backend::dns_config(&config),
+            )
+            .map_err(|e| AgentError::Config(format!("dns: {e}")))?;
+            dns.push(handle);
+        }
+        tracing::info!(target: "agent", node = %node.node, id = %node_id, "agent started");
+        Ok(Agent {
+            shared,
+            http_addrs,
+            dns_addrs,
+            dns,
+            tasks,
+        })
+    }
+
+    /// The bound HTTP addresses (useful with port 0).
+    pub fn http_addrs(&self) -> &[SocketAddr] {
+        &self.http_addrs
+    }
+
+    /// The bound DNS addresses (UDP; TCP listens on the same ones).
+    pub fn dns_addrs(&self) -> &[SocketAddr] {
+        &self.dns_addrs
+    }
+
+    /// The server role, when this agent is a server.
+    pub fn server(&self) -> Option<&Server> {
+        self.shared.server.as_ref()
+    }
+
+    /// This agent's node record.
+    pub fn node(&self) -> &Node {
+        &self.shared.node
+    }
+
+    /// Resolves when the agent was asked to stop through its API (`PUT /v1/agent/leave`).
+    pub async fn stopped(&self) {
+        self.shared.stop.cancelled().await;
+    }
+
+    /// Whether the stop was a graceful leave.
+    pub fn has_left(&self) -> bool {
+        self.shared.left.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Re-read the configuration (SIGHUP, `cairn reload`).
+    pub async fn reload(&self) -> Result<(), AgentError> {
+        registrations::reload(&self.shared)?;
+        let cfg = dns_backend::dns_config(&self.shared.config.read());
+        for d in &self.dns {
+            if let Err(e) = d.reload(&cfg) {
+                tracing::warn!(target: "agent", error = %e, "DNS settings not reloaded");
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop everything: listeners, anti-entropy, leader duties and the raft node.
+    pub async fn shutdown(self) {
+        self.shared.stop.cancel();
+        self.shared.checks.remove_all();
+        for d in self.dns {
+            let _ = d.shutdown().await;
+        }
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        if let Some(server) = &self.shared.server {
+            server.shutdown().await;
+        }
+        tracing::info!(target: "agent", "shutdown complete");
+    }
+}

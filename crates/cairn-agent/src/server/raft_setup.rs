@@ -1,0 +1,100 @@
+//! Opening the raft log store, bootstrapping, and starting the raft node.
+
+use crate::error::AgentError;
+use cairn_catalog::{ApplyResult, Catalog, CatalogReader};
+use cairn_consensus::{
+    LogStore, MemLogStore, Peers, RaftConfig, RaftCore, RaftHandle, RaftMessage, RaftTransport,
+    ReportSink,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the raft log lives.
+#[derive(Debug, Clone)]
+pub enum StoreKind {
+    /// In memory (`-dev`): gone when the process exits.
+    Memory,
+    /// RocksDB in this directory.
+    RocksDb(PathBuf),
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Raft tuning, including this server's raft id.
+    pub raft: RaftConfig,
+    /// This server's RPC address as peers reach it.
+    pub rpc_addr: String,
+    /// The log store.
+    pub store: StoreKind,
+    /// Bootstrap a new single-server cluster if the store is empty.
+    pub bootstrap: bool,
+    /// How long a request waits for a leader.
+    pub rpc_hold_timeout: Duration,
+}
+
+/// A transport for a server with no peers yet: messages have nowhere to go.
+struct NoPeers;
+
+impl RaftTransport for NoPeers {
+    fn send(&self, msg: RaftMessage, reports: &ReportSink) {
+        reports.report(cairn_consensus::DeliveryReport::Unreachable(msg.to()));
+    }
+}
+
+fn start_on<L: LogStore>(
+    opts: &ServerOptions,
+    mut store: L,
+) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
+    let catalog = Catalog::new();
+    let reader = catalog.reader();
+    if opts.bootstrap {
+        let voters: Peers = [(opts.raft.id, opts.rpc_addr.clone())]
+            .into_iter()
+            .collect();
+        let fresh = RaftCore::bootstrap(&mut store, &catalog, &voters)
+            .map_err(|e| AgentError::Raft(format!("bootstrap: {e}")))?;
+        if fresh {
+            tracing::info!(
+                id = opts.raft.id,
+                "bootstrapped a new raft cluster with this server"
+            );
+        }
+    }
+    let handle = RaftHandle::start(opts.raft.clone(), store, catalog, NoPeers)
+        .map_err(|e| AgentError::Raft(e.to_string()))?;
+    Ok((handle, reader))
+}
+
+/// Open the store and start the raft node.
+pub(crate) fn start_raft(
+    opts: &ServerOptions,
+) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
+    match &opts.store {
+        StoreKind::Memory => start_on(opts, MemLogStore::new()),
+        StoreKind::RocksDb(dir) => open_rocks(opts, dir),
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+fn open_rocks(
+    opts: &ServerOptions,
+    dir: &std::path::Path,
+) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AgentError::DataDir(format!("creating {}: {e}", dir.display())))?;
+    let store = cairn_consensus::RocksLogStore::open(dir)
+        .map_err(|e| AgentError::DataDir(format!("{}: {e}", dir.display())))?;
+    start_on(opts, store)
+}
+
+#[cfg(not(feature = "rocksdb"))]
+fn open_rocks(
+    _opts: &ServerOptions,
+    dir: &std::path::Path,
+) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
+    Err(AgentError::DataDir(format!(
+        "{}: this build has no RocksDB support (feature `rocksdb`)",
+        dir.display()
+    )))
+}
