@@ -33,9 +33,17 @@ fn upstream_reply(raw: &[u8]) -> Option<Vec<u8>> {
 
 /// A fake recursor on 127.0.0.1 serving UDP and TCP on one port.
 async fn fake_upstream() -> SocketAddr {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // The UDP port picked by the kernel may already be taken for TCP by another test.
+    let mut bound = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            bound = Some((udp, addr, tcp));
+            break;
+        }
+    }
+    let (udp, addr, tcp) = bound.expect("no port free for both UDP and TCP");
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, from)) = udp.recv_from(&mut buf).await {
