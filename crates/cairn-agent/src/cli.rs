@@ -165,6 +165,7 @@ async fn run(config: RuntimeConfig, hub: LogHub, reload: crate::ReloadFn) -> i32
         };
         if graceful {
             println!("==> Gracefully shutting down agent...");
+            agent.set_leaving();
         }
         // A second signal while shutting down exits at once.
         tokio::select! {

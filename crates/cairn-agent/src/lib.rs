@@ -6,6 +6,7 @@ pub mod cli;
 mod error;
 pub mod local;
 pub mod logging;
+pub mod membership;
 pub mod node_id;
 pub mod server;
 

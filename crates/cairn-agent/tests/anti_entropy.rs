@@ -33,6 +33,8 @@ async fn server() -> Server {
         server_port: 8300,
         tombstone_ttl: Duration::from_secs(900),
         housekeeping_interval: Duration::from_secs(1),
+        members: None,
+        reconcile_interval: Duration::from_secs(60),
     };
     let s = Server::start(opts, duties).await.unwrap();
     for _ in 0..200 {

@@ -30,6 +30,8 @@ fn duties() -> LeaderDuties {
         server_port: 8300,
         tombstone_ttl: Duration::from_millis(300),
         housekeeping_interval: Duration::from_millis(100),
+        members: None,
+        reconcile_interval: Duration::from_secs(60),
     }
 }
 

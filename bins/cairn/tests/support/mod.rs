@@ -64,6 +64,28 @@ pub fn cairn_bin() -> &'static str {
 impl AgentProcess {
     /// Start `cairn agent <args>` with a ports file in `dir`; wait until it has a leader.
     pub fn start(dir: &Path, ports: Ports, args: &[&str]) -> AgentProcess {
+        let agent = AgentProcess::spawn(dir, ports, args);
+        agent.wait_for_leader(Duration::from_secs(20));
+        agent
+    }
+
+    /// Start `cairn agent <args>` and wait only until its HTTP API answers (client agents,
+    /// servers still waiting for peers).
+    pub fn start_unled(dir: &Path, ports: Ports, args: &[&str]) -> AgentProcess {
+        let agent = AgentProcess::spawn(dir, ports, args);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if matches!(try_http(&agent.http_addr(), "GET", "/v1/agent/self", b""), Ok(r) if r.status == 200)
+            {
+                return agent;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("agent API did not answer; log:\n{}", agent.log_text());
+    }
+
+    /// Start `cairn agent <args>` with a ports file in `dir`, without waiting.
+    pub fn spawn(dir: &Path, ports: Ports, args: &[&str]) -> AgentProcess {
         let ports_file = dir.join("ports.hcl");
         std::fs::write(&ports_file, ports.hcl()).expect("write ports");
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -79,14 +101,12 @@ impl AgentProcess {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
         let child = cmd.spawn().expect("spawn cairn agent");
-        let agent = AgentProcess {
+        AgentProcess {
             child,
             ports,
             dir: dir.to_path_buf(),
             log,
-        };
-        agent.wait_for_leader(Duration::from_secs(20));
-        agent
+        }
     }
 
     pub fn http_addr(&self) -> String {
@@ -130,6 +150,28 @@ impl AgentProcess {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Poll `f` every 100 ms until it returns `Some`, at most `within`.
+    pub fn eventually<T>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut f: impl FnMut(&AgentProcess) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(v) = f(self) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after {within:?} waiting for {what}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

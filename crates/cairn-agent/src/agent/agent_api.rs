@@ -161,15 +161,40 @@ impl AgentApi for LocalAgent {
         })
     }
 
-    fn members(&self, _wan: bool, _segment: String) -> ApiFuture<'_, Vec<Member>> {
-        Box::pin(async move { Ok(vec![self.self_member()]) })
+    fn members(&self, wan: bool, _segment: String) -> ApiFuture<'_, Vec<Member>> {
+        Box::pin(async move {
+            if wan {
+                // No WAN pool yet: a server is its own only WAN member, as a lone DC's is.
+                if !self.shared.config.read().server {
+                    return Ok(Vec::new());
+                }
+                let mut me = self.self_member();
+                me.name = format!("{}.{}", me.name, self.shared.config.read().datacenter);
+                return Ok(vec![me]);
+            }
+            let members = self.shared.lan.members().await;
+            if members.is_empty() {
+                return Ok(vec![self.self_member()]);
+            }
+            Ok(members)
+        })
     }
 
-    fn join(&self, address: String, _wan: bool) -> ApiFuture<'_, ()> {
+    fn join(&self, address: String, wan: bool) -> ApiFuture<'_, ()> {
         Box::pin(async move {
-            Err(ApiError::internal(format!(
-                "1 error occurred:\n\t* Failed to join {address}: gossip is not enabled on this agent yet\n\n"
-            )))
+            if wan {
+                return Err(ApiError::internal(format!(
+                    "1 error occurred:\n\t* Failed to join {address}: the WAN pool is not available yet\n\n"
+                )));
+            }
+            tracing::info!(target: "agent", cluster = "LAN", address = %address, "(LAN) joining");
+            match self.shared.lan.join(std::slice::from_ref(&address)).await {
+                Ok(n) => {
+                    tracing::info!(target: "agent", cluster = "LAN", num_agents = n, "(LAN) joined");
+                    Ok(())
+                }
+                Err(e) => Err(ApiError::internal(e)),
+            }
         })
     }
 
@@ -414,7 +439,12 @@ impl AgentApi for LocalAgent {
     fn fire_event(&self, mut event: UserEvent) -> ApiFuture<'_, UserEvent> {
         Box::pin(async move {
             event.ltime = self.shared.event_ltime.fetch_add(1, Ordering::SeqCst) + 1;
-            self.shared.events.push(event.clone());
+            // Gossip delivers the event back to us too, with serf's Lamport time.
+            self.shared
+                .lan
+                .fire_event(&event)
+                .await
+                .map_err(ApiError::internal)?;
             Ok(event)
         })
     }

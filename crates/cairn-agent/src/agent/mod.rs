@@ -11,6 +11,7 @@ mod registrations;
 use crate::error::AgentError;
 use crate::local::{sync, LocalState, SyncConfig};
 use crate::logging::LogHub;
+use crate::membership::{self, LanPool};
 use crate::node_id::{raft_id, resolve_node_id};
 use crate::server::{LeaderDuties, Server, ServerOptions, StoreKind};
 use cairn_config::{ListenAddr, RuntimeConfig};
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) config: RwLock<RuntimeConfig>,
     pub(crate) node: Node,
     pub(crate) server: Option<Server>,
+    /// The LAN gossip pool.
+    pub(crate) lan: LanPool,
     pub(crate) local: Arc<LocalState>,
     pub(crate) checks: cairn_health::CheckManager,
     pub(crate) events: EventLog,
@@ -127,6 +130,14 @@ impl Agent {
             dns_listeners.push(l);
         }
 
+        let (lan, lan_events) = LanPool::start(&config, &node_id, CONSUL_COMPAT_VERSION)
+            .await
+            .map_err(|reason| AgentError::Bind {
+                what: "serf LAN",
+                addr: format!("{}:{}", config.serf_bind_addr_lan, config.ports.serf_lan),
+                reason,
+            })?;
+
         let server = if config.server {
             let rpc_addr = SocketAddr::new(advertise, config.ports.server).to_string();
             let store = match (&data_dir, config.dev_mode) {
@@ -145,6 +156,8 @@ impl Agent {
                 server_port: config.ports.server,
                 tombstone_ttl: Duration::from_secs(15 * 60),
                 housekeeping_interval: Duration::from_secs(30),
+                members: Some(crate::server::MemberFeed(Arc::new(lan.clone()))),
+                reconcile_interval: Duration::from_secs(60),
             };
             Some(Server::start(opts, duties).await?)
         } else {
@@ -163,6 +176,7 @@ impl Agent {
             config: RwLock::new(config.clone()),
             node: node.clone(),
             server: server.clone(),
+            lan: lan.clone(),
             local: local.clone(),
             checks: check_manager,
             events: EventLog::new(),
@@ -180,6 +194,22 @@ impl Agent {
             .set_alias_source(Arc::new(checks::LocalAlias::new(shared.clone())));
 
         let mut tasks = Vec::new();
+        {
+            let shared2 = shared.clone();
+            let lan2 = lan.clone();
+            let stop = shared.stop.child_token();
+            tasks.push(tokio::spawn(async move {
+                lan2.pump(lan_events, stop, move |ev| shared2.events.push(ev))
+                    .await
+            }));
+        }
+        tasks.push(tokio::spawn(membership::retry_join(
+            lan.clone(),
+            config.join.retry_join.clone(),
+            config.join.retry_interval,
+            config.join.retry_max,
+            shared.stop.child_token(),
+        )));
         tasks.push(tokio::spawn(checks::drain_events(
             shared.clone(),
             check_events,
@@ -288,6 +318,13 @@ impl Agent {
         self.shared.left.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Make the coming [`Agent::shutdown`] a graceful leave of the gossip pool.
+    pub fn set_leaving(&self) {
+        self.shared
+            .left
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Re-read the configuration (SIGHUP, `cairn reload`).
     pub async fn reload(&self) -> Result<(), AgentError> {
         registrations::reload(&self.shared)?;
@@ -307,6 +344,12 @@ impl Agent {
         for d in self.dns {
             let _ = d.shutdown().await;
         }
+        if self.shared.left.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Err(e) = self.shared.lan.leave().await {
+                tracing::warn!(target: "agent", error = %e, "leaving the LAN pool failed");
+            }
+        }
+        self.shared.lan.shutdown().await;
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }

@@ -1,11 +1,13 @@
 //! Leadership: Consul's log lines on changes, and what only the leader does (register the
 //! servers in the catalog, expire TTL sessions, reap KV tombstones).
 
+use super::reconcile::{self, MemberSource};
 use super::{now_ms, Server};
 use cairn_catalog::{Command, RegisterRequest, Table, WatchScope};
 use cairn_consensus::Role;
 use cairn_types::{AgentService, CheckStatus, HealthCheck, Node, Weights};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +22,20 @@ pub struct LeaderDuties {
     pub tombstone_ttl: Duration,
     /// How often tombstone reaping and self-registration are re-checked.
     pub housekeeping_interval: Duration,
+    /// The LAN members to reconcile into the catalog (`None`: no gossip pool).
+    pub members: Option<MemberFeed>,
+    /// How often members are fully reconciled besides on every change (Consul: 60 s).
+    pub reconcile_interval: Duration,
+}
+
+/// A shared [`MemberSource`].
+#[derive(Clone)]
+pub struct MemberFeed(pub Arc<dyn MemberSource>);
+
+impl std::fmt::Debug for MemberFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemberFeed")
+    }
 }
 
 /// The `serfHealth` check ID.
@@ -119,7 +135,20 @@ async fn lead(server: Server, duties: LeaderDuties, token: CancellationToken) {
     let mut tombstones = TombstoneHints::default();
     let mut housekeeping = tokio::time::interval(duties.housekeeping_interval);
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut member_changes = duties.members.as_ref().map(|m| m.0.changes());
+    let mut reconcile_tick = tokio::time::interval(duties.reconcile_interval);
+    reconcile_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick fires at once: reconcile as soon as leadership is established.
+    let mut reconcile_due = true;
     loop {
+        if reconcile_due {
+            reconcile_due = false;
+            if let Some(feed) = &duties.members {
+                let members = feed.0.members().await;
+                let cmds = reconcile::plan(&server, &duties, &members);
+                reconcile::apply(&server, cmds).await;
+            }
+        }
         if !registered(&server, &duties) {
             let cmd = Command::Register(Box::new(self_registration(&duties)));
             match server.apply(&cmd).await {
@@ -144,8 +173,20 @@ async fn lead(server: Server, duties: LeaderDuties, token: CancellationToken) {
         let sleep_until = next_deadline
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + duties.housekeeping_interval);
+        let members_changed = async {
+            match member_changes.as_mut() {
+                Some(rx) => {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             _ = token.cancelled() => return,
+            _ = members_changed => reconcile_due = true,
+            _ = reconcile_tick.tick() => reconcile_due = true,
             _ = sessions_watch.changed() => sessions.sync(&server),
             _ = tokio::time::sleep_until(sleep_until) => {}
             _ = housekeeping.tick() => {

@@ -3,6 +3,7 @@
 
 mod leader;
 mod raft_setup;
+mod reconcile;
 
 use crate::error::{AgentError, ServerError};
 use cairn_catalog::{ApplyResult, CatalogReader, Command, SessionTtlTracker};
@@ -13,8 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-pub use leader::{LeaderDuties, SERF_HEALTH};
+pub use leader::{LeaderDuties, MemberFeed, SERF_HEALTH};
 pub use raft_setup::{ServerOptions, StoreKind};
+pub use reconcile::MemberSource;
 
 /// A running server: raft node, catalog and leader duties.
 #[derive(Clone)]
