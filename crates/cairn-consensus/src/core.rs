@@ -223,6 +223,44 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
         Ok(true)
     }
 
+    /// Bootstrap a running node that has no cluster yet (Consul's `-bootstrap-expect`, decided
+    /// after start): install the same first configuration [`RaftCore::bootstrap`] writes,
+    /// through raft's snapshot path so it is persisted by the next ready round. Every server
+    /// given the identical `voters` may do this; the resulting logs are identical. Returns
+    /// `false` (and changes nothing) when the node already has a configuration or a log.
+    pub fn bootstrap_running(&mut self, voters: &Peers) -> Result<bool, CoreError> {
+        if voters.is_empty() || !voters.contains_key(&self.cfg.id) {
+            return Err(CoreError::Raft(
+                "bootstrap needs a voter set that includes this node".into(),
+            ));
+        }
+        let raft = &self.node.raft;
+        let cs = raft.prs().conf().to_conf_state();
+        let has_conf = !cs.voters.is_empty() || !cs.learners.is_empty();
+        if has_conf || raft.raft_log.last_index() > 0 || self.applied > 0 {
+            return Ok(false);
+        }
+        let data = encode_envelope(voters, &self.sm.snapshot()?);
+        let mut meta = SnapshotMetadata {
+            index: 1,
+            term: 1,
+            ..Default::default()
+        };
+        meta.mut_conf_state().voters = voters.keys().copied().collect();
+        let mut snap = Snapshot::default();
+        snap.set_metadata(meta);
+        snap.data = data.into();
+        if self.node.raft.term < 1 {
+            self.node.raft.become_follower(1, raft::INVALID_ID);
+        }
+        if !self.node.raft.restore(snap) {
+            return Err(CoreError::Raft(
+                "raft refused the bootstrap snapshot".into(),
+            ));
+        }
+        Ok(true)
+    }
+
     /// Open a node on `store`, restoring `sm` from the stored snapshot. The log after the
     /// snapshot is replayed into `sm` by the first rounds of [`RaftCore::process_ready`].
     pub fn new(cfg: RaftConfig, store: L, mut sm: S) -> Result<Self, CoreError> {

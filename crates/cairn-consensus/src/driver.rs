@@ -8,7 +8,7 @@
 use crate::config::RaftConfig;
 use crate::core::{CoreEvent, RaftCore, RaftStatus, Role};
 use crate::error::{CoreError, RaftError};
-use crate::membership::MembershipChange;
+use crate::membership::{MembershipChange, Peers};
 use crate::message::RaftMessage;
 use crate::state_machine::StateMachine;
 use crate::store::LogStore;
@@ -46,6 +46,7 @@ enum Command<R> {
     Status(oneshot::Sender<RaftStatus>),
     Campaign,
     Snapshot,
+    Bootstrap(Peers, oneshot::Sender<Result<bool, RaftError>>),
     Shutdown,
 }
 
@@ -168,6 +169,24 @@ impl<R: Send + 'static> RaftHandle<R> {
             thread: Arc::new(Mutex::new(Some(thread))),
             tick,
         })
+    }
+
+    /// Bootstrap this running node with `voters` if it has no cluster yet (see
+    /// [`RaftCore::bootstrap_running`]). `Ok(false)` when it already had one.
+    pub async fn bootstrap(&self, voters: Peers) -> Result<bool, RaftError> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Bootstrap(voters, tx))
+            .await
+            .is_err()
+        {
+            return stopped(&self.state);
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => stopped(&self.state),
+        }
     }
 
     /// This node's raft id.
@@ -433,6 +452,13 @@ impl<S: StateMachine, L: LogStore, T: RaftTransport> NodeLoop<S, L, T> {
                 }
             }
             Command::Snapshot => self.core.request_snapshot(),
+            Command::Bootstrap(voters, tx) => {
+                let r = self
+                    .core
+                    .bootstrap_running(&voters)
+                    .map_err(|e| RaftError::Rejected(e.to_string()));
+                let _ = tx.send(r);
+            }
             Command::Shutdown => return false,
         }
         true

@@ -236,3 +236,48 @@ async fn restart_from_store_keeps_acknowledged_writes() {
         .unwrap();
     assert_eq!(n, 31, "all 30 acknowledged writes were replayed");
 }
+
+/// `-bootstrap-expect`: servers start empty and bootstrap once they have found each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_nodes_bootstrap_late_all_or_one() {
+    for bootstrapping in [vec![1u64, 2, 3], vec![2]] {
+        let net = InMemoryNetwork::new();
+        let nodes: Vec<Node> = (1..=3)
+            .map(|id| start(&net, id, MemLogStore::new()))
+            .collect();
+        // Empty nodes never elect anyone.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(nodes.iter().all(|n| n.handle.state().role != Role::Leader));
+        let voters: Peers = (1..=3).map(|i| (i, format!("n{i}"))).collect();
+        for id in &bootstrapping {
+            let n = &nodes[*id as usize - 1];
+            assert!(n.handle.bootstrap(voters.clone()).await.expect("bootstrap"));
+            // A second bootstrap of the same node changes nothing.
+            assert!(!n.handle.bootstrap(voters.clone()).await.expect("again"));
+        }
+        let l = wait_leader(&nodes, None).await;
+        for i in 0..20u32 {
+            nodes[l]
+                .handle
+                .propose(i.to_be_bytes().to_vec())
+                .await
+                .expect("propose");
+        }
+        for n in &nodes {
+            n.handle.read_index().await.expect("read index");
+            assert_eq!(
+                n.sm.items.lock().len(),
+                20,
+                "bootstrapped {bootstrapping:?}"
+            );
+        }
+        // Once in a cluster, a node refuses to bootstrap again.
+        let other: Peers = [(1, "n1".to_string())].into_iter().collect();
+        assert!(!nodes[0].handle.bootstrap(other).await.expect("refused"));
+        let bad: Peers = [(9, "n9".to_string())].into_iter().collect();
+        assert!(nodes[0].handle.bootstrap(bad).await.is_err());
+        for n in &nodes {
+            n.handle.shutdown().await;
+        }
+    }
+}
