@@ -277,7 +277,7 @@ impl Command {
 }
 
 /// The outcome of a transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnOutcome {
     /// Every operation succeeded and the writes are applied; one result per reading or
     /// writing operation (deletes produce none), in order.
@@ -286,8 +286,9 @@ pub enum TxnOutcome {
     RolledBack(Vec<TxnError>),
 }
 
-/// What applying a command hands back to its proposer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What applying a command hands back to its proposer (serializable, so a follower or a
+/// client agent can forward a command and hand the leader's answer back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApplyResult {
     /// The command was applied (registrations, deregistrations, session destroy, reap) or was
     /// an empty raft no-op entry.

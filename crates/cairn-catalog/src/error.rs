@@ -4,7 +4,7 @@
 //! the HTTP layer pass them through to users (`Missing node registration`, `invalid session "…"`).
 
 /// A command the state machine refused. The state is unchanged when this is returned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum CatalogError {
     /// The bytes are not a command this version understands.
@@ -98,7 +98,7 @@ pub enum CatalogError {
 }
 
 /// Details of [`CatalogError::NodeNameReserved`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error(
     "Error while renaming Node ID: {node_id:?}: Node name {name} is reserved by node {id} with name {existing} ({address})"
 )]

@@ -177,6 +177,9 @@ pub struct RaftCore<S: StateMachine, L: LogStore> {
     snapshot_wanted: bool,
     pending: BTreeMap<u64, Pending>,
     reads: Vec<(u64, u64)>,
+    /// Read requests made on a leader before it committed an entry of its term (raft-rs drops
+    /// those silently); issued once it has.
+    deferred_reads: Vec<u64>,
     leader: Option<u64>,
     role: Role,
     ticks_since_leader: u64,
@@ -292,6 +295,7 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
             snapshot_wanted: false,
             pending: BTreeMap::new(),
             reads: Vec::new(),
+            deferred_reads: Vec::new(),
             leader: None,
             role: Role::Follower,
             ticks_since_leader: 0,
@@ -462,9 +466,27 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
         if self.leader.is_none() {
             return Err(self.not_leader());
         }
+        if self.role == Role::Leader && !self.node.raft.commit_to_current_term() {
+            self.deferred_reads.push(token);
+            return Ok(());
+        }
         self.node
             .read_index(make_ctx(self.cfg.id, token, KIND_READ));
         Ok(())
+    }
+
+    /// Issue deferred reads once this leader has committed in its term; a node that lost
+    /// leadership meanwhile issues them too, and raft forwards them to the new leader.
+    fn issue_deferred_reads(&mut self) {
+        if self.deferred_reads.is_empty()
+            || (self.role == Role::Leader && !self.node.raft.commit_to_current_term())
+        {
+            return;
+        }
+        for token in std::mem::take(&mut self.deferred_reads) {
+            self.node
+                .read_index(make_ctx(self.cfg.id, token, KIND_READ));
+        }
     }
 
     /// Hand leadership to `to` (leader only).
@@ -554,6 +576,10 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
         &mut self,
         out: &mut Vec<CoreEvent<S::Response>>,
     ) -> Result<(), CoreError> {
+        if self.node.has_ready() {
+            self.process_raft_ready(out)?;
+        }
+        self.issue_deferred_reads();
         if self.node.has_ready() {
             self.process_raft_ready(out)?;
         }

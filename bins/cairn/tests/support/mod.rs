@@ -30,6 +30,17 @@ pub struct Ports {
 }
 
 impl Ports {
+    /// Consul's default ports (for agents on their own loopback address).
+    pub fn defaults() -> Ports {
+        Ports {
+            http: 8500,
+            dns: 8600,
+            serf_lan: 8301,
+            serf_wan: 8302,
+            server: 8300,
+        }
+    }
+
     pub fn free() -> Ports {
         Ports {
             http: free_port(),
@@ -51,6 +62,8 @@ impl Ports {
 
 /// A running `cairn agent`, killed when dropped.
 pub struct AgentProcess {
+    /// The address its HTTP API is reached at (`-client`).
+    pub host: String,
     pub child: Child,
     pub ports: Ports,
     pub dir: PathBuf,
@@ -101,7 +114,14 @@ impl AgentProcess {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
         let child = cmd.spawn().expect("spawn cairn agent");
+        let host = args
+            .iter()
+            .find_map(|a| a.strip_prefix("-client="))
+            .filter(|h| *h != "0.0.0.0")
+            .unwrap_or("127.0.0.1")
+            .to_string();
         AgentProcess {
+            host,
             child,
             ports,
             dir: dir.to_path_buf(),
@@ -110,7 +130,7 @@ impl AgentProcess {
     }
 
     pub fn http_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.ports.http)
+        format!("{}:{}", self.host, self.ports.http)
     }
 
     pub fn log_text(&self) -> String {

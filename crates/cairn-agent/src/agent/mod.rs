@@ -13,7 +13,7 @@ use crate::local::{sync, LocalState, SyncConfig};
 use crate::logging::LogHub;
 use crate::membership::{self, LanPool};
 use crate::node_id::{raft_id, resolve_node_id};
-use crate::server::{LeaderDuties, Server, ServerOptions, StoreKind};
+use crate::server::{LeaderDuties, Server, ServerNet, ServerOptions, StoreKind};
 use cairn_config::{ListenAddr, RuntimeConfig};
 use cairn_consensus::RaftConfig;
 use cairn_http::{EventLog, HttpConfig, HttpServer};
@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) stop: CancellationToken,
     /// Set when the stop was a graceful leave.
     pub(crate) left: std::sync::atomic::AtomicBool,
+    /// Stops the server RPC listener (after the raft node, at shutdown).
+    pub(crate) rpc_stop: Option<CancellationToken>,
 }
 
 /// A running agent.
@@ -138,8 +140,21 @@ impl Agent {
                 reason,
             })?;
 
+        let mut tasks = Vec::new();
+        let mut rpc_stop_token: Option<CancellationToken> = None;
         let server = if config.server {
             let rpc_addr = SocketAddr::new(advertise, config.ports.server).to_string();
+            let rpc_bind = SocketAddr::new(config.bind_addr, config.ports.server);
+            let rpc_listener =
+                tokio::net::TcpListener::bind(rpc_bind)
+                    .await
+                    .map_err(|e| AgentError::Bind {
+                        what: "server RPC",
+                        addr: rpc_bind.to_string(),
+                        reason: e.to_string(),
+                    })?;
+            let cluster_id = crate::server::cluster_id(&config.datacenter);
+            let net = ServerNet::new(cluster_id, &rpc_addr);
             let store = match (&data_dir, config.dev_mode) {
                 (Some(dir), false) => StoreKind::RocksDb(dir.join("raft")),
                 _ => StoreKind::Memory,
@@ -159,7 +174,37 @@ impl Agent {
                 members: Some(crate::server::MemberFeed(Arc::new(lan.clone()))),
                 reconcile_interval: Duration::from_secs(60),
             };
-            Some(Server::start(opts, duties).await?)
+            let server = Server::start_with(opts, duties, Some(net.clone())).await?;
+            let raft = server.raft().clone();
+            let raft_service = cairn_rpc::RaftService::new(cluster_id, move |m| raft.step(m))
+                .learn_addresses(&net.transport);
+            let forward = crate::server::rpc::ServerForward {
+                server: server.clone(),
+                datacenter: config.datacenter.clone(),
+            };
+            let rpc_stop = CancellationToken::new();
+            let serve = cairn_rpc::RpcServer::builder()
+                .raft(raft_service)
+                .forward(forward)
+                .serve(rpc_listener, rpc_stop.clone().cancelled_owned());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(target: "agent.rpc", error = %e, "server RPC failed");
+                }
+            }));
+            if config.bootstrap_expect > 1 && !config.bootstrap && !config.dev_mode {
+                tracing::info!(target: "agent.server", expect = config.bootstrap_expect, "waiting for the expected servers before bootstrapping");
+                tasks.push(tokio::spawn(crate::server::cluster::bootstrap_expect(
+                    server.clone(),
+                    Arc::new(lan.clone()),
+                    net.client.clone(),
+                    config.datacenter.clone(),
+                    config.bootstrap_expect,
+                    rpc_stop.clone(),
+                )));
+            }
+            rpc_stop_token = Some(rpc_stop);
+            Some(server)
         } else {
             tracing::warn!(target: "agent", "client agents cannot reach servers yet (clustering comes with gossip); raft-backed endpoints will answer \"No known Consul servers\"");
             None
@@ -186,6 +231,7 @@ impl Agent {
             started: Instant::now(),
             stop: CancellationToken::new(),
             left: std::sync::atomic::AtomicBool::new(false),
+            rpc_stop: rpc_stop_token,
         });
         checks::start_persisted(&shared);
         registrations::apply_config_definitions(&shared, &config)?;
@@ -193,7 +239,6 @@ impl Agent {
             .checks
             .set_alias_source(Arc::new(checks::LocalAlias::new(shared.clone())));
 
-        let mut tasks = Vec::new();
         {
             let shared2 = shared.clone();
             let lan2 = lan.clone();
@@ -350,6 +395,9 @@ impl Agent {
             }
         }
         self.shared.lan.shutdown().await;
+        if let Some(t) = &self.shared.rpc_stop {
+            t.cancel();
+        }
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }

@@ -145,6 +145,7 @@ async fn lead(server: Server, duties: LeaderDuties, token: CancellationToken) {
             reconcile_due = false;
             if let Some(feed) = &duties.members {
                 let members = feed.0.members().await;
+                super::cluster::reconcile_raft(&server, &members, &duties.node.datacenter).await;
                 let cmds = reconcile::plan(&server, &duties, &members);
                 reconcile::apply(&server, cmds).await;
             }

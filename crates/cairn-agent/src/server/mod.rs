@@ -1,9 +1,11 @@
 //! The server role: the replicated catalog behind raft, consistency modes for reads, and the
 //! leader's duties.
 
+pub(crate) mod cluster;
 mod leader;
 mod raft_setup;
 mod reconcile;
+pub(crate) mod rpc;
 
 use crate::error::{AgentError, ServerError};
 use cairn_catalog::{ApplyResult, CatalogReader, Command, SessionTtlTracker};
@@ -17,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub use leader::{LeaderDuties, MemberFeed, SERF_HEALTH};
 pub use raft_setup::{ServerOptions, StoreKind};
 pub use reconcile::MemberSource;
+pub use rpc::cluster_id;
 
 /// A running server: raft node, catalog and leader duties.
 #[derive(Clone)]
@@ -33,6 +36,30 @@ struct Inner {
     rpc_hold_timeout: Duration,
     sessions: Mutex<SessionTtlTracker>,
     cancel: CancellationToken,
+    /// RPC to other servers (forwarding to the leader); `None` without a network.
+    rpc: Option<cairn_rpc::RpcClient>,
+}
+
+/// A server's network: the raft transport to its peers and a client for forwarding.
+#[derive(Clone)]
+pub struct ServerNet {
+    pub(crate) transport: cairn_rpc::GrpcRaftTransport,
+    pub(crate) client: cairn_rpc::RpcClient,
+}
+
+impl ServerNet {
+    /// A gRPC network for the server whose raft traffic is tagged with `cluster_id` and which
+    /// peers reach at `rpc_addr`.
+    pub fn new(cluster_id: u64, rpc_addr: &str) -> ServerNet {
+        let transport = cairn_rpc::GrpcRaftTransport::new(
+            cairn_rpc::TransportConfig::new(cluster_id, rpc_addr),
+            tokio::runtime::Handle::current(),
+        );
+        ServerNet {
+            transport,
+            client: cairn_rpc::RpcClient::new(cairn_rpc::ClientConfig::default()),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch: the `now_ms` stamp proposers put into commands.
@@ -47,9 +74,22 @@ impl Server {
     /// Start the raft node on its store, bootstrapping a new cluster when asked, and spawn the
     /// leader-duties task.
     pub async fn start(opts: ServerOptions, duties: LeaderDuties) -> Result<Server, AgentError> {
+        Server::start_with(opts, duties, None).await
+    }
+
+    /// [`Server::start`] with a network to other servers.
+    pub async fn start_with(
+        opts: ServerOptions,
+        duties: LeaderDuties,
+        net: Option<ServerNet>,
+    ) -> Result<Server, AgentError> {
         let tick = opts.raft.tick_interval;
         let rpc_hold_timeout = opts.rpc_hold_timeout;
-        let (raft, reader) = raft_setup::start_raft(&opts)?;
+        let transport = match &net {
+            Some(n) => raft_setup::ServerTransport::Grpc(n.transport.clone()),
+            None => raft_setup::ServerTransport::None,
+        };
+        let (raft, reader) = raft_setup::start_raft(&opts, transport)?;
         let server = Server {
             inner: Arc::new(Inner {
                 raft,
@@ -60,6 +100,7 @@ impl Server {
                 rpc_hold_timeout,
                 sessions: Mutex::new(SessionTtlTracker::new()),
                 cancel: CancellationToken::new(),
+                rpc: net.map(|n| n.client),
             }),
         };
         if opts.bootstrap {
@@ -146,8 +187,19 @@ impl Server {
     }
 
     /// Replicate a command and return the catalog's answer. Waits up to `rpc_hold_timeout`
-    /// for a leader; a proposal dropped by a leadership change (so never applied) is retried.
+    /// for a leader; on a follower the command is forwarded to the leader. A proposal dropped
+    /// by a leadership change (so never applied) is retried; a forwarded one only when the
+    /// leader answered `No cluster leader` (so it was not applied either).
     pub async fn apply(&self, cmd: &Command) -> Result<ApplyResult, ServerError> {
+        self.apply_inner(cmd, true).await
+    }
+
+    /// Like [`Server::apply`] but never forwards: for commands that arrived by RPC.
+    pub(crate) async fn apply_on_leader(&self, cmd: &Command) -> Result<ApplyResult, ServerError> {
+        self.apply_inner(cmd, false).await
+    }
+
+    async fn apply_inner(&self, cmd: &Command, forward: bool) -> Result<ApplyResult, ServerError> {
         let data = cmd
             .try_encode()
             .map_err(|e| ServerError::Internal(format!("encoding command: {e}")))?;
@@ -155,16 +207,27 @@ impl Server {
         loop {
             match self.inner.raft.propose(data.clone()).await {
                 Ok(result) => return Ok(result),
-                Err(RaftError::NotLeader { leader, .. }) => {
-                    if leader.is_some() {
-                        // Followers forward to the leader once clustering lands; a single
-                        // server only gets here while it is being elected.
+                Err(RaftError::NotLeader {
+                    leader_addr: Some(addr),
+                    ..
+                }) => match (&self.inner.rpc, forward) {
+                    (Some(rpc), true) => match rpc.apply(&addr, data.clone()).await {
+                        Ok(bytes) => {
+                            return serde_json::from_slice(&bytes).map_err(|e| {
+                                ServerError::Internal(format!("leader's answer: {e}"))
+                            })
+                        }
+                        Err(e) if e.kind() == cairn_rpc::ErrorKind::NoLeader => {}
+                        Err(e) => return Err(rpc::from_rpc_error(e)),
+                    },
+                    (Some(_), false) => return Err(ServerError::NoLeader),
+                    (None, _) => {
                         return Err(ServerError::Internal(
-                            "this server is not the leader and forwarding is not available".into(),
-                        ));
+                            "this server is not the leader and has no network to forward".into(),
+                        ))
                     }
-                }
-                Err(RaftError::ProposalDropped) => {}
+                },
+                Err(RaftError::NotLeader { .. }) | Err(RaftError::ProposalDropped) => {}
                 Err(e) => return Err(map_raft_error(e)),
             }
             if tokio::time::Instant::now() >= deadline {
@@ -188,6 +251,11 @@ impl Server {
             Consistency::Stale => {}
             Consistency::Default => {
                 self.wait_for_leader().await?;
+                if !self.is_leader() {
+                    // Consul answers default reads on the leader; a follower reaches the same
+                    // (in fact linearizable) state through a raft read index.
+                    self.inner.raft.read_index().await.map_err(map_raft_error)?;
+                }
             }
             Consistency::Consistent => {
                 self.wait_for_leader().await?;
@@ -234,11 +302,29 @@ impl Server {
     /// Renew a TTL session on the leader. `Ok(false)` when the session does not exist.
     pub async fn renew_session(&self, id: &str) -> Result<bool, ServerError> {
         self.wait_for_leader().await?;
+        if self.is_leader() {
+            return Ok(self.renew_local(id));
+        }
+        let (Some(rpc), Some(addr)) = (&self.inner.rpc, self.leader_addr()) else {
+            return Err(ServerError::NoLeader);
+        };
+        let q = serde_json::to_vec(&rpc::ForwardQuery::RenewSession { id: id.to_string() })
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        let reply = rpc
+            .query(&addr, q, &cairn_rpc::QueryOptions::default())
+            .await
+            .map_err(rpc::from_rpc_error)?;
+        serde_json::from_slice(&reply.result)
+            .map_err(|e| ServerError::Internal(format!("leader's answer: {e}")))
+    }
+
+    /// Renew on this server's TTL timers (the leader's).
+    pub(crate) fn renew_local(&self, id: &str) -> bool {
         let exists = self.inner.reader.view().session(id).0.is_some();
         if exists {
             self.inner.sessions.lock().renew(id, Instant::now());
         }
-        Ok(exists)
+        exists
     }
 
     pub(crate) fn sessions(&self) -> &Mutex<SessionTtlTracker> {

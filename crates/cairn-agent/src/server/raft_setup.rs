@@ -33,18 +33,36 @@ pub struct ServerOptions {
     pub rpc_hold_timeout: Duration,
 }
 
-/// A transport for a server with no peers yet: messages have nowhere to go.
-struct NoPeers;
+/// How raft messages leave this server.
+#[derive(Clone)]
+pub(crate) enum ServerTransport {
+    /// No network (a `-dev` or embedded single server): messages have nowhere to go.
+    None,
+    /// gRPC to the other servers.
+    Grpc(cairn_rpc::GrpcRaftTransport),
+}
 
-impl RaftTransport for NoPeers {
+impl RaftTransport for ServerTransport {
     fn send(&self, msg: RaftMessage, reports: &ReportSink) {
-        reports.report(cairn_consensus::DeliveryReport::Unreachable(msg.to()));
+        match self {
+            ServerTransport::None => {
+                reports.report(cairn_consensus::DeliveryReport::Unreachable(msg.to()))
+            }
+            ServerTransport::Grpc(t) => t.send(msg, reports),
+        }
+    }
+
+    fn set_peers(&self, peers: &Peers) {
+        if let ServerTransport::Grpc(t) = self {
+            t.set_peers(peers);
+        }
     }
 }
 
 fn start_on<L: LogStore>(
     opts: &ServerOptions,
     mut store: L,
+    transport: ServerTransport,
 ) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
     let catalog = Catalog::new();
     let reader = catalog.reader();
@@ -61,7 +79,7 @@ fn start_on<L: LogStore>(
             );
         }
     }
-    let handle = RaftHandle::start(opts.raft.clone(), store, catalog, NoPeers)
+    let handle = RaftHandle::start(opts.raft.clone(), store, catalog, transport)
         .map_err(|e| AgentError::Raft(e.to_string()))?;
     Ok((handle, reader))
 }
@@ -69,10 +87,11 @@ fn start_on<L: LogStore>(
 /// Open the store and start the raft node.
 pub(crate) fn start_raft(
     opts: &ServerOptions,
+    transport: ServerTransport,
 ) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
     match &opts.store {
-        StoreKind::Memory => start_on(opts, MemLogStore::new()),
-        StoreKind::RocksDb(dir) => open_rocks(opts, dir),
+        StoreKind::Memory => start_on(opts, MemLogStore::new(), transport),
+        StoreKind::RocksDb(dir) => open_rocks(opts, dir, transport),
     }
 }
 
@@ -80,18 +99,20 @@ pub(crate) fn start_raft(
 fn open_rocks(
     opts: &ServerOptions,
     dir: &std::path::Path,
+    transport: ServerTransport,
 ) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| AgentError::DataDir(format!("creating {}: {e}", dir.display())))?;
     let store = cairn_consensus::RocksLogStore::open(dir)
         .map_err(|e| AgentError::DataDir(format!("{}: {e}", dir.display())))?;
-    start_on(opts, store)
+    start_on(opts, store, transport)
 }
 
 #[cfg(not(feature = "rocksdb"))]
 fn open_rocks(
     _opts: &ServerOptions,
     dir: &std::path::Path,
+    _transport: ServerTransport,
 ) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
     Err(AgentError::DataDir(format!(
         "{}: this build has no RocksDB support (feature `rocksdb`)",

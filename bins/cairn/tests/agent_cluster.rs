@@ -1,0 +1,169 @@
+//! Three servers, each on its own loopback address with Consul's default ports, form one raft
+//! cluster through gossip and `-bootstrap-expect=3`; followers forward writes; killing the
+//! leader under write load loses no acknowledged write.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{try_http, AgentProcess, Ports};
+
+fn server(dir: &std::path::Path, n: u8) -> AgentProcess {
+    let ip = format!("127.0.0.{}", 40 + n);
+    let d = dir.join(format!("s{n}"));
+    std::fs::create_dir_all(&d).unwrap();
+    let join_to = format!("-retry-join=127.0.0.{}", 40 + if n == 1 { 2 } else { 1 });
+    AgentProcess::start_unled(
+        &d,
+        Ports::defaults(),
+        &[
+            "-server",
+            "-bootstrap-expect=3",
+            &format!("-node=s{n}"),
+            &format!("-bind={ip}"),
+            &format!("-client={ip}"),
+            &format!("-data-dir={}", d.display()),
+            "-retry-interval=1s",
+            &join_to,
+        ],
+    )
+}
+
+fn leader_of(a: &AgentProcess) -> Option<String> {
+    let r = try_http(&a.http_addr(), "GET", "/v1/status/leader", b"").ok()?;
+    let l: String = serde_json::from_slice(&r.body).ok()?;
+    (!l.is_empty()).then_some(l)
+}
+
+#[test]
+fn three_servers_bootstrap_forward_and_survive_leader_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), n)).collect();
+
+    // One leader, agreed by all, and three voters.
+    let leader = servers[0].eventually("a leader", Duration::from_secs(30), |_| {
+        let ls: Vec<Option<String>> = servers.iter().map(leader_of).collect();
+        (ls[0].is_some() && ls.iter().all(|l| *l == ls[0])).then(|| ls[0].clone().unwrap())
+    });
+    for s in &servers {
+        let peers = s.http("GET", "/v1/status/peers", b"").json();
+        assert_eq!(peers.as_array().map(Vec::len), Some(3), "{peers}");
+    }
+    let out = servers[1].cli(&["operator", "raft", "list-peers"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+    assert_eq!(out.stdout.matches("leader").count(), 1, "{}", out.stdout);
+
+    // Writes through every server (followers forward), reads from every server.
+    for (i, s) in servers.iter().enumerate() {
+        let r = s.http(
+            "PUT",
+            &format!("/v1/kv/via/{i}"),
+            format!("v{i}").as_bytes(),
+        );
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "true"),
+            "{}",
+            s.log_text()
+        );
+    }
+    for s in &servers {
+        for i in 0..3 {
+            let r = s.http("GET", &format!("/v1/kv/via/{i}?raw"), b"");
+            assert_eq!(r.text(), format!("v{i}"));
+        }
+    }
+    // Every server is in the catalog with the consul service.
+    servers[0].eventually("three consul instances", Duration::from_secs(20), |s| {
+        let svc = s.http("GET", "/v1/catalog/service/consul", b"").json();
+        (svc.as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+
+    // Write load through the followers while the leader is killed.
+    let li = servers
+        .iter()
+        .position(|s| leader.starts_with(&format!("{}:", s.host)))
+        .expect("leader is one of ours");
+    let targets: Vec<String> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != li)
+        .map(|(_, s)| s.http_addr())
+        .collect();
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (acked, stop, targets) = (acked.clone(), stop.clone(), targets.clone());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut i = 0u32;
+                while !stop.load(Ordering::SeqCst)
+                    && i < 5_000
+                    && started.elapsed() < Duration::from_secs(60)
+                {
+                    let key = format!("load/{w}/{i}");
+                    let addr = &targets[i as usize % targets.len()];
+                    if let Ok(r) = try_http(addr, "PUT", &format!("/v1/kv/{key}"), key.as_bytes()) {
+                        if r.status == 200 && r.body == b"true" {
+                            acked.lock().unwrap().push(key);
+                        }
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    let before_kill = acked.lock().unwrap().len();
+    servers[li].kill9();
+    // A new leader among the two left, and writes are acknowledged again.
+    let survivors: Vec<&AgentProcess> = servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != li)
+        .map(|(_, s)| s)
+        .collect();
+    survivors[0].eventually("a new leader", Duration::from_secs(30), |_| {
+        let ls: Vec<Option<String>> = survivors.iter().map(|s| leader_of(s)).collect();
+        (ls[0].is_some() && ls[0] != Some(leader.clone()) && ls.iter().all(|l| *l == ls[0]))
+            .then_some(())
+    });
+    let after_election = acked.lock().unwrap().len();
+    survivors[0].eventually("writes after failover", Duration::from_secs(30), |_| {
+        (acked.lock().unwrap().len() > after_election + 50).then_some(())
+    });
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(before_kill > 0, "no write acknowledged before the kill");
+
+    // Every acknowledged write is on both survivors, exactly once, with its value.
+    for s in &survivors {
+        let r = s.http("GET", "/v1/kv/load/?recurse", b"");
+        let entries = r.json();
+        let keys: Vec<String> = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["Key"].as_str().unwrap().to_string())
+            .collect();
+        let unique: BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len(), "duplicate keys on {}", s.host);
+        for k in &acked {
+            assert!(unique.contains(k), "acknowledged {k} missing on {}", s.host);
+        }
+        eprintln!(
+            "{}: {} keys, {} acknowledged ({} before the kill)",
+            s.host,
+            keys.len(),
+            acked.len(),
+            before_kill
+        );
+    }
+}
