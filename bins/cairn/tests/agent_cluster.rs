@@ -1,6 +1,7 @@
-//! Three servers, each on its own loopback address with Consul's default ports, form one raft
-//! cluster through gossip and `-bootstrap-expect=3`; followers forward writes; killing the
-//! leader under write load loses no acknowledged write.
+//! Three servers and two client agents, each on its own loopback address with Consul's default
+//! ports: the servers form one raft cluster through gossip and `-bootstrap-expect=3`;
+//! followers and clients forward writes; a service registered on one client is in the catalog
+//! seen from the other; killing the leader under write load loses no acknowledged write.
 
 mod support;
 
@@ -31,6 +32,24 @@ fn server(dir: &std::path::Path, n: u8) -> AgentProcess {
     )
 }
 
+fn client(dir: &std::path::Path, n: u8) -> AgentProcess {
+    let ip = format!("127.0.0.{}", 43 + n);
+    let d = dir.join(format!("c{n}"));
+    std::fs::create_dir_all(&d).unwrap();
+    AgentProcess::start_unled(
+        &d,
+        Ports::defaults(),
+        &[
+            &format!("-node=c{n}"),
+            &format!("-bind={ip}"),
+            &format!("-client={ip}"),
+            &format!("-data-dir={}", d.display()),
+            "-retry-interval=1s",
+            "-retry-join=127.0.0.41",
+        ],
+    )
+}
+
 fn leader_of(a: &AgentProcess) -> Option<String> {
     let r = try_http(&a.http_addr(), "GET", "/v1/status/leader", b"").ok()?;
     let l: String = serde_json::from_slice(&r.body).ok()?;
@@ -41,6 +60,7 @@ fn leader_of(a: &AgentProcess) -> Option<String> {
 fn three_servers_bootstrap_forward_and_survive_leader_kill() {
     let dir = tempfile::tempdir().unwrap();
     let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), n)).collect();
+    let clients: Vec<AgentProcess> = (1..=2).map(|n| client(dir.path(), n)).collect();
 
     // One leader, agreed by all, and three voters.
     let leader = servers[0].eventually("a leader", Duration::from_secs(30), |_| {
@@ -82,7 +102,31 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
         (svc.as_array().map(Vec::len) == Some(3)).then_some(())
     });
 
-    // Write load through the followers while the leader is killed.
+    // Clients: writes and reads go to the servers over RPC; a service registered on one
+    // client reaches the catalog through anti-entropy and is seen from the other.
+    for (i, c) in clients.iter().enumerate() {
+        c.eventually("client finds the leader", Duration::from_secs(20), |c| {
+            let r = try_http(&c.http_addr(), "PUT", &format!("/v1/kv/client/{i}"), b"hi").ok()?;
+            (r.status == 200 && r.body == b"true").then_some(())
+        });
+    }
+    let r = clients[1].http("GET", "/v1/kv/client/0?raw", b"");
+    assert_eq!((r.status, r.text().as_str()), (200, "hi"));
+    let r = clients[1].http("GET", "/v1/kv/client/0?stale", b"");
+    assert_eq!(r.status, 200);
+    assert!(r.header("X-Consul-Index").is_some());
+    let reg = br#"{"Name":"web","Port":8080,"Tags":["v1"]}"#;
+    let r = clients[0].http("PUT", "/v1/agent/service/register", reg);
+    assert_eq!(r.status, 200, "{}", r.text());
+    clients[1].eventually("web from c1 in the catalog", Duration::from_secs(20), |c| {
+        let svc = c.http("GET", "/v1/catalog/service/web", b"").json();
+        let first = svc.as_array()?.first()?.clone();
+        (first["Node"] == "c1" && first["ServicePort"] == 8080).then_some(())
+    });
+    let out = clients[1].cli(&["members"]);
+    assert_eq!(out.stdout.lines().count(), 6, "{}", out.stdout);
+
+    // Write load through the followers and the clients while the leader is killed.
     let li = servers
         .iter()
         .position(|s| leader.starts_with(&format!("{}:", s.host)))
@@ -92,6 +136,7 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
         .enumerate()
         .filter(|(i, _)| *i != li)
         .map(|(_, s)| s.http_addr())
+        .chain(clients.iter().map(AgentProcess::http_addr))
         .collect();
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -9,7 +9,11 @@ use cairn_http::{
 };
 use cairn_types::{QueryMeta, QueryOptions, Session, TxnOp};
 use std::sync::Arc;
-use std::time::Duration;
+
+enum Backend<'a> {
+    Local(&'a Server),
+    Remote(&'a super::remote::RemoteServers),
+}
 
 /// [`ConsensusApi`] for an agent.
 pub(crate) struct Consensus {
@@ -26,6 +30,18 @@ impl Consensus {
         self.shared
             .server
             .as_ref()
+            .ok_or_else(|| ApiError::internal(ServerError::NoServers.to_string()))
+    }
+
+    /// Where raft-backed requests go: this agent's server role, or the servers over RPC.
+    fn backend(&self) -> Result<Backend<'_>, ApiError> {
+        if let Some(s) = &self.shared.server {
+            return Ok(Backend::Local(s));
+        }
+        self.shared
+            .remote
+            .as_ref()
+            .map(|r| Backend::Remote(r.as_ref()))
             .ok_or_else(|| ApiError::internal(ServerError::NoServers.to_string()))
     }
 
@@ -49,25 +65,22 @@ impl ConsensusApi for Consensus {
     fn apply(&self, command: Command, opts: WriteOptions) -> ApiFuture<'_, ApplyResult> {
         Box::pin(async move {
             self.check_dc(&opts.datacenter)?;
-            self.server()?.apply(&command).await.map_err(api_error)
+            match self.backend()? {
+                Backend::Local(s) => s.apply(&command).await,
+                Backend::Remote(r) => r.apply(&command).await,
+            }
+            .map_err(api_error)
         })
     }
 
     fn query(&self, query: Query, opts: QueryOptions) -> ApiFuture<'_, (QueryResult, QueryMeta)> {
         Box::pin(async move {
             self.check_dc(&opts.datacenter)?;
-            let server = self.server()?;
-            let mut meta = server
-                .prepare_read(opts.consistency, opts.max_stale)
-                .await
-                .map_err(api_error)?;
-            let wait = opts.max_query_time.unwrap_or(Duration::from_secs(300));
-            let (result, index) = server
-                .reader()
-                .query(&query, opts.min_query_index, wait)
-                .await;
-            meta.index = index.max(1);
-            Ok((result, meta))
+            match self.backend()? {
+                Backend::Local(s) => s.query(&query, &opts).await,
+                Backend::Remote(r) => r.query(query, &opts).await,
+            }
+            .map_err(api_error)
         })
     }
 
@@ -78,40 +91,61 @@ impl ConsensusApi for Consensus {
     ) -> ApiFuture<'_, (TxnOutcome, QueryMeta)> {
         Box::pin(async move {
             self.check_dc(&opts.datacenter)?;
-            let server = self.server()?;
-            let mut meta = server
-                .prepare_read(opts.consistency, opts.max_stale)
-                .await
-                .map_err(api_error)?;
-            let view = server.reader().view();
-            meta.index = view.last_index().max(1);
-            let outcome = view.read_txn(ops).map_err(ApiError::from)?;
-            Ok((outcome, meta))
+            let (outcome, meta) = match self.backend()? {
+                Backend::Local(s) => s.read_txn(ops, &opts).await,
+                Backend::Remote(r) => r.read_txn(ops, &opts).await,
+            }
+            .map_err(api_error)?;
+            Ok((outcome.map_err(ApiError::from)?, meta))
         })
     }
 
     fn renew_session(&self, id: String, opts: WriteOptions) -> ApiFuture<'_, Option<Session>> {
         Box::pin(async move {
             self.check_dc(&opts.datacenter)?;
-            let server = self.server()?;
-            if !server.renew_session(&id).await.map_err(api_error)? {
-                return Ok(None);
+            match self.backend()? {
+                Backend::Local(server) => {
+                    if !server.renew_session(&id).await.map_err(api_error)? {
+                        return Ok(None);
+                    }
+                    Ok(server.reader().view().session(&id).0)
+                }
+                Backend::Remote(r) => {
+                    if !r.renew_session(&id).await.map_err(api_error)? {
+                        return Ok(None);
+                    }
+                    let q = Query::SessionInfo { id: id.clone() };
+                    match r
+                        .query(q, &QueryOptions::default())
+                        .await
+                        .map_err(api_error)?
+                    {
+                        (QueryResult::Session(s), _) => Ok(s),
+                        _ => Ok(None),
+                    }
+                }
             }
-            Ok(server.reader().view().session(&id).0)
         })
     }
 
     fn leader(&self, datacenter: String) -> ApiFuture<'_, String> {
         Box::pin(async move {
             self.check_dc(&datacenter)?;
-            Ok(self.server()?.leader_addr().unwrap_or_default())
+            match self.backend()? {
+                Backend::Local(s) => Ok(s.leader_addr().unwrap_or_default()),
+                Backend::Remote(r) => r.leader().await.map_err(api_error),
+            }
         })
     }
 
     fn peers(&self, datacenter: String) -> ApiFuture<'_, Vec<String>> {
         Box::pin(async move {
             self.check_dc(&datacenter)?;
-            self.server()?.peers().await.map_err(api_error)
+            match self.backend()? {
+                Backend::Local(s) => s.peers().await,
+                Backend::Remote(r) => r.peers().await,
+            }
+            .map_err(api_error)
         })
     }
 

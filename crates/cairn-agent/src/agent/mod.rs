@@ -7,6 +7,7 @@ mod consensus_api;
 mod dns_backend;
 mod identity;
 mod registrations;
+mod remote;
 
 use crate::error::AgentError;
 use crate::local::{sync, LocalState, SyncConfig};
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) server: Option<Server>,
     /// The LAN gossip pool.
     pub(crate) lan: LanPool,
+    /// The servers over RPC, on a client agent.
+    pub(crate) remote: Option<Arc<remote::RemoteServers>>,
     pub(crate) local: Arc<LocalState>,
     pub(crate) checks: cairn_health::CheckManager,
     pub(crate) events: EventLog,
@@ -206,7 +209,14 @@ impl Agent {
             rpc_stop_token = Some(rpc_stop);
             Some(server)
         } else {
-            tracing::warn!(target: "agent", "client agents cannot reach servers yet (clustering comes with gossip); raft-backed endpoints will answer \"No known Consul servers\"");
+            None
+        };
+        let remote = if server.is_none() {
+            Some(Arc::new(remote::RemoteServers::new(
+                lan.clone(),
+                config.datacenter.clone(),
+            )))
+        } else {
             None
         };
 
@@ -222,6 +232,7 @@ impl Agent {
             node: node.clone(),
             server: server.clone(),
             lan: lan.clone(),
+            remote: remote.clone(),
             local: local.clone(),
             checks: check_manager,
             events: EventLog::new(),
@@ -259,14 +270,18 @@ impl Agent {
             shared.clone(),
             check_events,
         )));
-        if let Some(server) = &server {
+        let access: Option<Arc<dyn crate::local::CatalogAccess>> = match (&server, &remote) {
+            (Some(s), _) => Some(Arc::new(s.clone())),
+            (None, Some(r)) => Some(r.clone()),
+            (None, None) => None,
+        };
+        if let Some(access) = access {
             let cfg = SyncConfig {
                 node: node.clone(),
                 foreign_services: vec!["consul".into()],
                 foreign_checks: vec![crate::server::SERF_HEALTH.into()],
                 interval: Duration::from_secs(60),
             };
-            let access: Arc<dyn crate::local::CatalogAccess> = Arc::new(server.clone());
             tasks.push(tokio::spawn(sync::run(
                 cfg,
                 local.clone(),

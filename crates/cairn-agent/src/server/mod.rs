@@ -299,6 +299,37 @@ impl Server {
         })
     }
 
+    /// Run a catalog query at the requested consistency, blocking as the options ask.
+    pub async fn query(
+        &self,
+        query: &cairn_catalog::Query,
+        opts: &cairn_types::QueryOptions,
+    ) -> Result<(cairn_catalog::QueryResult, QueryMeta), ServerError> {
+        let mut meta = self.prepare_read(opts.consistency, opts.max_stale).await?;
+        let wait = opts.max_query_time.unwrap_or(Duration::from_secs(300));
+        let (result, index) = self.reader().query(query, opts.min_query_index, wait).await;
+        meta.index = index.max(1);
+        Ok((result, meta))
+    }
+
+    /// Run a read-only transaction at the requested consistency.
+    pub async fn read_txn(
+        &self,
+        ops: Vec<cairn_types::TxnOp>,
+        opts: &cairn_types::QueryOptions,
+    ) -> Result<
+        (
+            Result<cairn_catalog::TxnOutcome, cairn_catalog::CatalogError>,
+            QueryMeta,
+        ),
+        ServerError,
+    > {
+        let mut meta = self.prepare_read(opts.consistency, opts.max_stale).await?;
+        let view = self.reader().view();
+        meta.index = view.last_index().max(1);
+        Ok((view.read_txn(ops), meta))
+    }
+
     /// Renew a TTL session on the leader. `Ok(false)` when the session does not exist.
     pub async fn renew_session(&self, id: &str) -> Result<bool, ServerError> {
         self.wait_for_leader().await?;

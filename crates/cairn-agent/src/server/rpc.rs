@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 /// Requests carried in the forwarding service's `query` call.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ForwardQuery {
+    /// A catalog read (client agents).
+    Catalog(cairn_catalog::Query),
+    /// A read-only transaction (client agents).
+    ReadTxn(Vec<cairn_types::TxnOp>),
+    /// The voting servers' RPC addresses.
+    Peers,
     /// Renew a TTL session (the TTL timers live on the leader).
     RenewSession {
         /// Session ID.
@@ -58,15 +64,42 @@ impl ForwardHandler for ServerForward {
         serde_json::to_vec(&result).map_err(|e| RpcError::internal(e.to_string()))
     }
 
-    async fn query(&self, query: Vec<u8>, _options: QueryOptions) -> Result<QueryReply, RpcError> {
+    async fn query(&self, query: Vec<u8>, options: QueryOptions) -> Result<QueryReply, RpcError> {
         let q: ForwardQuery =
             serde_json::from_slice(&query).map_err(|e| RpcError::bad_request(e.to_string()))?;
         match q {
+            ForwardQuery::Catalog(q) => {
+                let (result, meta) = self
+                    .server
+                    .query(&q, &options)
+                    .await
+                    .map_err(to_rpc_error)?;
+                Ok(QueryReply {
+                    result: to_json(&result)?,
+                    meta,
+                })
+            }
+            ForwardQuery::ReadTxn(ops) => {
+                let (outcome, meta) = self
+                    .server
+                    .read_txn(ops, &options)
+                    .await
+                    .map_err(to_rpc_error)?;
+                Ok(QueryReply {
+                    result: to_json(&outcome)?,
+                    meta,
+                })
+            }
+            ForwardQuery::Peers => {
+                let peers = self.server.peers().await.map_err(to_rpc_error)?;
+                Ok(QueryReply {
+                    result: to_json(&peers)?,
+                    ..QueryReply::default()
+                })
+            }
             ForwardQuery::RenewSession { id } => {
-                if !self.server.is_leader() {
-                    return Err(RpcError::no_leader());
-                }
-                let found = self.server.renew_local(&id);
+                // A follower passes it on to the leader (one hop: the leader answers locally).
+                let found = self.server.renew_session(&id).await.map_err(to_rpc_error)?;
                 let result =
                     serde_json::to_vec(&found).map_err(|e| RpcError::internal(e.to_string()))?;
                 Ok(QueryReply {
@@ -88,4 +121,8 @@ impl ForwardHandler for ServerForward {
             datacenter: self.datacenter.clone(),
         })
     }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, RpcError> {
+    serde_json::to_vec(v).map_err(|e| RpcError::internal(e.to_string()))
 }
