@@ -5,8 +5,9 @@ For each implementation: start N agents (default 32) on 127.0.0.1 with the same 
 join them through the first, then measure
   * steady-state bytes sent per agent per second (tcpdump on lo, gossip ports only, IP bytes),
   * RSS per agent (VmRSS),
-  * time until a new agent is seen alive by all N,
-  * time until a kill -9'd agent is marked failed by all others.
+  * time until a new agent is seen alive by all N (BENCH_ROUNDS joins, default 3),
+  * time until a kill -9'd agent is marked failed by the first / all other original agents
+    (BENCH_ROUNDS kills, one after another).
 cairn agents report membership events on stdout as they happen; serf agents are polled over
 their RPC port every 50 ms by serfwatch (so serf's times may read up to 50 ms late).
 
@@ -30,6 +31,8 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 32
 PROFILE = sys.argv[2] if len(sys.argv) > 2 else "lan"
 STEADY = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
 TIMEOUT = 120.0
+# Joins and kills per implementation; each metric is reported as the mean with every sample.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def free_port_block(count):
@@ -103,12 +106,19 @@ def rss_kb(pid):
 
 
 def pcap_bytes_by_port(path, ports):
-    """Sums IP total length of packets whose source port is one of `ports`: (udp, tcp)."""
+    """Sums IP total lengths: (UDP sent from `ports`, TCP sent from `ports`, all TCP, connections).
+
+    The capture filter keeps only traffic to or from the gossip ports, so "all TCP" is every
+    segment of every push/pull connection in both directions: the replies sent from the gossip
+    port and the requests sent by the initiating agent from an ephemeral port.
+    """
     total = {17: 0, 6: 0}
+    tcp_all = 0
+    conns = 0
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
-        return 0, 0
+        return 0, 0, 0, 0
     link = struct.unpack("<I", data[20:24])[0]
     off = 24
     while off + 16 <= len(data):
@@ -124,9 +134,13 @@ def pcap_bytes_by_port(path, ports):
         ihl = (pkt[0] & 15) * 4
         ip_len = struct.unpack(">H", pkt[2:4])[0]
         sport = struct.unpack(">H", pkt[ihl:ihl + 2])[0]
+        if pkt[9] == 6:
+            tcp_all += ip_len
+            if pkt[ihl + 13] & 0x12 == 0x02:  # SYN without ACK: one new connection
+                conns += 1
         if sport in ports and pkt[9] in total:
             total[pkt[9]] += ip_len
-    return total[17], total[6]
+    return total[17], total[6], tcp_all, conns
 
 
 def wait(pred, limit=TIMEOUT):
@@ -139,8 +153,8 @@ def wait(pred, limit=TIMEOUT):
 
 
 def run(kind, workdir):
-    base = free_port_block(N + 2)
-    ports = list(range(base, base + N + 1))
+    base = free_port_block(N + ROUNDS + 1)
+    ports = list(range(base, base + N + ROUNDS))
     log = Log()
     procs = []
     watcher = None
@@ -195,32 +209,45 @@ def run(kind, workdir):
         elapsed = time.time() - t0
         td.send_signal(signal.SIGINT)
         td.wait(timeout=10)
-        udp, tcp = pcap_bytes_by_port(pcap, set(ports[:N]))
+        udp, tcp, tcp_all, conns = pcap_bytes_by_port(pcap, set(ports[:N]))
         bw = (udp + tcp) / N / elapsed
+        bw_all = (udp + tcp_all) / N / elapsed
 
-        # A new node joins: time until all N see it alive.
-        t_join = int(time.time() * 1e6)
-        new_name = start_agent(N, True)
-        ok = wait(lambda: len(log.first_times(new_name, {"alive"}, observers, t_join)) == N)
-        seen = log.first_times(new_name, {"alive"}, observers, t_join)
-        join_s = (max(seen.values()) - t_join) / 1e6 if ok else float("nan")
+        # New nodes join one after another: time until all N see each alive.
+        joins = []
+        for k in range(ROUNDS):
+            t_join = int(time.time() * 1e6)
+            new_name = start_agent(N + k, True)
+            ok = wait(lambda: len(log.first_times(new_name, {"alive"}, observers, t_join)) == N)
+            seen = log.first_times(new_name, {"alive"}, observers, t_join)
+            joins.append((max(seen.values()) - t_join) / 1e6 if ok else float("nan"))
+            time.sleep(2)
 
-        # kill -9 one agent: time until every other original agent marks it failed.
-        victim = N // 2
-        t_kill = int(time.time() * 1e6)
-        procs[victim].kill()
-        others = observers - {victim}
-        ok = wait(lambda: len(log.first_times(names[victim], {"failed"}, others, t_kill)) == len(others))
-        det = log.first_times(names[victim], {"failed"}, others, t_kill)
-        detect_first = (min(det.values()) - t_kill) / 1e6 if det else float("nan")
-        detect_all = (max(det.values()) - t_kill) / 1e6 if ok else float("nan")
+        # kill -9 original agents one after another: time until the first / every other
+        # original agent marks each failed.
+        det_first, det_all = [], []
+        killed = set()
+        for k in range(ROUNDS):
+            victim = N // 2 + k
+            time.sleep(3)
+            t_kill = int(time.time() * 1e6)
+            procs[victim].kill()
+            killed.add(victim)
+            others = observers - killed
+            ok = wait(lambda: len(log.first_times(names[victim], {"failed"}, others, t_kill)) == len(others))
+            det = log.first_times(names[victim], {"failed"}, others, t_kill)
+            det_first.append((min(det.values()) - t_kill) / 1e6 if det else float("nan"))
+            det_all.append((max(det.values()) - t_kill) / 1e6 if ok else float("nan"))
         return {
-            "join_s": join_s,
-            "detect_first_s": detect_first,
-            "detect_all_s": detect_all,
+            "join_s": joins,
+            "detect_first_s": det_first,
+            "detect_all_s": det_all,
             "bytes_per_node_s": bw,
             "udp_per_node_s": udp / N / elapsed,
             "tcp_per_node_s": tcp / N / elapsed,
+            "bytes_all_per_node_s": bw_all,
+            "tcp_all_per_node_s": tcp_all / N / elapsed,
+            "push_pulls_per_node_min": conns / N / elapsed * 60,
             "rss_mb_median": sorted(rss)[len(rss) // 2] / 1024,
             "rss_mb_max": max(rss) / 1024,
         }
@@ -251,16 +278,25 @@ def main():
     print(f"\n{N} agents per implementation, profile={PROFILE}, steady window {STEADY:.0f} s\n")
     print("| metric | cairn-gossip | serf 0.9.4 |")
     print("|---|---|---|")
-    rows = [("new node seen by all (s)", "join_s", "{:.2f}"),
+    rows = [("new node seen by all (s), mean (samples)", "join_s", "{:.2f}"),
             ("killed node first marked failed (s)", "detect_first_s", "{:.2f}"),
             ("killed node marked failed by all (s)", "detect_all_s", "{:.2f}"),
-            ("bytes sent per agent per second", "bytes_per_node_s", "{:.0f}"),
+            ("bytes sent per agent per second, all (UDP + TCP both ways)", "bytes_all_per_node_s", "{:.0f}"),
             ("  of which UDP", "udp_per_node_s", "{:.0f}"),
-            ("  of which TCP (push/pull)", "tcp_per_node_s", "{:.0f}"),
+            ("  of which TCP, both directions (push/pull)", "tcp_all_per_node_s", "{:.0f}"),
+            ("bytes sent from the gossip ports per agent per second", "bytes_per_node_s", "{:.0f}"),
+            ("  of which TCP from the gossip port (push/pull replies)", "tcp_per_node_s", "{:.0f}"),
+            ("TCP connections (push/pulls) per agent per minute", "push_pulls_per_node_min", "{:.2f}"),
             ("RSS per agent, median (MB)", "rss_mb_median", "{:.1f}"),
             ("RSS per agent, max (MB)", "rss_mb_max", "{:.1f}")]
+    def cell(v, fmt):
+        if isinstance(v, list):
+            mean = sum(v) / len(v) if v else float("nan")
+            return fmt.format(mean) + " (" + ", ".join(fmt.format(x) for x in v) + ")"
+        return fmt.format(v)
+
     for label, key, fmt in rows:
-        print(f"| {label} | {fmt.format(results['cairn'][key])} | {fmt.format(results['serf'][key])} |")
+        print(f"| {label} | {cell(results['cairn'][key], fmt)} | {cell(results['serf'][key], fmt)} |")
 
 
 if __name__ == "__main__":

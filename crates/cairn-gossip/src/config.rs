@@ -63,6 +63,10 @@ pub struct Config {
     pub udp_buffer_size: usize,
     /// A dead node's name may be taken by a new address after this long (zero: never).
     pub dead_node_reclaim_time: Duration,
+    /// When another address claims our name, ask the pool (`_serf_conflict` query) which of
+    /// the two it knows, and shut down if the majority answers with the other address
+    /// (serf's `EnableNameConflictResolution`, on by default).
+    pub enable_name_conflict_resolution: bool,
 
     /// serf tags, carried in memberlist meta.
     pub tags: BTreeMap<String, String>,
@@ -143,6 +147,7 @@ impl Config {
             keyring: None,
             udp_buffer_size: 1400,
             dead_node_reclaim_time: Duration::ZERO,
+            enable_name_conflict_resolution: true,
             tags: BTreeMap::new(),
             serf_protocol_version: 5,
             broadcast_timeout: Duration::from_secs(5),

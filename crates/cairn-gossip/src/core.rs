@@ -16,7 +16,10 @@ use crate::output::{Output, StreamId};
 use crate::rng::Rng;
 use crate::security::Keyring;
 use crate::serf::coordinate::Coordinate;
-use crate::serf::messages::{encode_tags, KeyRequest, KeyResponse, LamportTime, SerfMessage};
+use crate::serf::messages::{
+    encode_conflict_response, encode_tags, ConflictMember, KeyRequest, KeyResponse, LamportTime,
+    SerfMessage,
+};
 use crate::serf::query::INTERNAL_QUERY_PREFIX;
 use crate::serf::{QueryParams, Serf, SerfState};
 use crate::time::Time;
@@ -48,6 +51,8 @@ impl KeyOp {
 /// A gossip node.
 pub struct Core {
     ml: Memberlist<Serf>,
+    /// Stopped after losing a name-conflict vote: every input is ignored.
+    halted: bool,
 }
 
 impl Core {
@@ -67,17 +72,25 @@ impl Core {
         }
         let serf = Serf::new(cfg.clone(), advertise, seed, restored_clocks, now);
         let ml = Memberlist::new(cfg, serf, advertise, Rng::new(seed), now)?;
-        Ok(Core { ml })
+        Ok(Core { ml, halted: false })
     }
 
     /// A UDP datagram arrived.
     pub fn handle_packet(&mut self, from: SocketAddr, data: &[u8], now: Time) {
+        if self.halted {
+            return;
+        }
+        self.ml.delegate_mut().now = now;
         self.ml.handle_packet(from, data, now);
         self.after(now);
     }
 
     /// A complete stream message arrived on an accepted connection; returns the reply to write.
     pub fn handle_stream(&mut self, from: SocketAddr, data: &[u8], now: Time) -> Option<Vec<u8>> {
+        if self.halted {
+            return None;
+        }
+        self.ml.delegate_mut().now = now;
         let r = self.ml.handle_stream(from, data, now);
         self.after(now);
         r
@@ -90,18 +103,29 @@ impl Core {
         reply: std::result::Result<Vec<u8>, String>,
         now: Time,
     ) {
+        if self.halted {
+            return;
+        }
+        self.ml.delegate_mut().now = now;
         self.ml.handle_stream_reply(id, reply, now);
         self.after(now);
     }
 
     /// Runs due timers.
     pub fn handle_timeout(&mut self, now: Time) {
+        if self.halted {
+            return;
+        }
+        self.ml.delegate_mut().now = now;
         self.ml.handle_timeout(now);
         self.after(now);
     }
 
     /// When to call [`Core::handle_timeout`] next.
     pub fn next_timeout(&self) -> Option<Time> {
+        if self.halted {
+            return None;
+        }
         self.ml.next_timeout()
     }
 
@@ -124,6 +148,20 @@ impl Core {
             self.handle_internal_query(q);
         }
         self.ml.flush(now);
+        if self.ml.delegate().conflict_lost() && !self.halted {
+            // serf shuts down without a leave: the pool keeps the other node and sees this
+            // one fail. Packets and exchanges already built are dropped; events and
+            // completions still reach the application.
+            tracing::error!(node = %self.ml.name(), "lost the name conflict vote; gossip stopped");
+            self.halted = true;
+            let mut pending = Vec::new();
+            self.drain_outputs_into(&mut pending);
+            self.ml.delegate_mut().out.extend(
+                pending
+                    .into_iter()
+                    .filter(|o| !matches!(o, Output::Packet { .. } | Output::Stream(_))),
+            );
+        }
     }
 
     /// Joins the pool through these addresses; completion arrives as [`Output::JoinDone`].
@@ -134,7 +172,7 @@ impl Core {
         ignore_old_events: bool,
         now: Time,
     ) -> Result<u64> {
-        if self.ml.delegate().state() != SerfState::Alive {
+        if self.halted || self.ml.delegate().state() != SerfState::Alive {
             return Err(Error::State("Serf can't Join after Leave or Shutdown"));
         }
         self.ml.delegate_mut().event_join_ignore = ignore_old_events;
@@ -145,6 +183,9 @@ impl Core {
 
     /// Leaves gracefully; [`Output::LeaveDone`] follows once the leave has been gossiped.
     pub fn leave(&mut self, now: Time) -> Result<()> {
+        if self.halted {
+            return Err(Error::State("serf is shut down (lost a name conflict)"));
+        }
         self.ml.delegate_mut().start_leave(now)?;
         self.after(now);
         Ok(())
@@ -170,6 +211,13 @@ impl Core {
         self.ml.name()
     }
 
+    /// Whether this node stopped after losing a name-conflict vote (another node at another
+    /// address holds our name for the majority of the pool). A stopped core ignores all input;
+    /// restart it under a unique name.
+    pub fn is_shut_down(&self) -> bool {
+        self.halted
+    }
+
     /// Our serf state.
     pub fn state(&self) -> SerfState {
         self.ml.delegate().state()
@@ -183,6 +231,9 @@ impl Core {
         coalesce: bool,
         now: Time,
     ) -> Result<()> {
+        if self.halted {
+            return Err(Error::State("serf is shut down (lost a name conflict)"));
+        }
         self.ml
             .delegate_mut()
             .user_event(name, payload, coalesce, now)?;
@@ -198,6 +249,9 @@ impl Core {
         params: &QueryParams,
         now: Time,
     ) -> Result<u64> {
+        if self.halted {
+            return Err(Error::State("serf is shut down (lost a name conflict)"));
+        }
         let id = self.ml.delegate_mut().query(name, payload, params, now)?;
         self.after(now);
         Ok(id)
@@ -279,6 +333,34 @@ impl Core {
         self.query(op.query_name(), &payload, &QueryParams::default(), now)
     }
 
+    /// `_serf_conflict`: tell the asker which address we know for the contested name (nothing
+    /// if the name is ours, `nil` if we do not know it).
+    fn answer_conflict_query(&mut self, q: &QueryEvent) {
+        let node = String::from_utf8_lossy(&q.payload);
+        if node == self.ml.name() {
+            return;
+        }
+        let member = self.ml.delegate().member(&node).map(|m| ConflictMember {
+            name: m.name.clone(),
+            addr: crate::memberlist::ip_to_bytes(m.addr),
+            port: m.port,
+            tags: m.tags.clone(),
+            status: m.status.code(),
+            vsn: [
+                m.protocol_min,
+                m.protocol_max,
+                m.protocol_cur,
+                m.delegate_min,
+                m.delegate_max,
+                m.delegate_cur,
+            ],
+        });
+        let payload = encode_conflict_response(member.as_ref());
+        if let Err(e) = self.ml.delegate_mut().respond(q.id, &payload) {
+            tracing::error!(error = %e, "failed to answer conflict query");
+        }
+    }
+
     fn handle_internal_query(&mut self, q: QueryEvent) {
         let name = &q.name[INTERNAL_QUERY_PREFIX.len()..];
         let op = match name {
@@ -286,7 +368,11 @@ impl Core {
             "use-key" => KeyOp::Use,
             "remove-key" => KeyOp::Remove,
             "list-keys" => KeyOp::List,
-            // `ping` only wants acks; conflict resolution is not implemented.
+            crate::serf::CONFLICT_QUERY => {
+                self.answer_conflict_query(&q);
+                return;
+            }
+            // `ping` only wants acks.
             _ => return,
         };
         let mut resp = KeyResponse::default();

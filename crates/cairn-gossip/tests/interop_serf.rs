@@ -377,3 +377,109 @@ async fn same_key_interoperates_and_wrong_key_is_refused() {
     );
     assert_eq!(cairn_status(&bad, "e1").await, None);
 }
+
+/// serf's name conflict resolution across implementations: a serf pool answers cairn's
+/// `_serf_conflict` query, and cairn answers serf's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_conflict_resolved_by_majority_with_serf() {
+    let s1 = std::sync::Arc::new(SerfAgent::start("s1", None, &[], None));
+    let s1_addr = s1.addr;
+    let s2 = in_blocking(move || SerfAgent::start("s2", None, &[], Some(s1_addr))).await;
+    let (dup, _ev) = cairn("dup", None, &[]).await;
+    assert_eq!(dup.join(&[s1.addr]).await.unwrap(), 1);
+    let s2 = std::sync::Arc::new(s2);
+    let (a1, a2) = (s1.clone(), s2.clone());
+    in_blocking(move || {
+        wait_for("both serf agents to see the first dup", || {
+            a1.status_of("dup").as_deref() == Some("alive")
+                && a2.status_of("dup").as_deref() == Some("alive")
+        })
+    })
+    .await;
+
+    // A second cairn node claims "dup" from another port: the serf agents answer its
+    // conflict query with the first dup's address, so it loses the vote and stops.
+    let (impostor, _ev2) = cairn("dup", None, &[]).await;
+    let _ = impostor.join(&[s2.addr]).await;
+    wait_async("the second dup to lose the vote", || async {
+        impostor.conflict_lost().await.unwrap_or(false)
+    })
+    .await;
+    assert!(!dup.conflict_lost().await.unwrap());
+    let first = dup.local_addr();
+    let s = s1.clone();
+    in_blocking(move || {
+        wait_for("serf to keep the first dup", || {
+            s.status_of("dup").as_deref() == Some("alive")
+        });
+        let out = Command::new("serf")
+            .args(["members", "-format=json", "-status=alive"])
+            .arg(format!("-rpc-addr={}", s.rpc))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let addr = v["members"]
+            .as_array()
+            .and_then(|a| a.iter().find(|m| m["name"] == "dup"))
+            .and_then(|m| m["addr"].as_str())
+            .map(str::to_string);
+        assert_eq!(
+            addr,
+            Some(first.to_string()),
+            "serf lost the first dup: {v}"
+        );
+    })
+    .await;
+    drop(s2);
+}
+
+/// The other direction: cairn members answer a serf agent's `_serf_conflict` query in serf's
+/// format, so a serf agent that claims a taken name loses the vote and shuts down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serf_agent_claiming_a_taken_name_loses_to_cairn_majority() {
+    let (c1, _e1) = cairn("c1", None, &[]).await;
+    let (c2, _e2) = cairn("c2", None, &[]).await;
+    let (dup, _e3) = cairn("dup", None, &[]).await;
+    assert_eq!(c2.join(&[c1.local_addr()]).await.unwrap(), 1);
+    assert_eq!(dup.join(&[c1.local_addr()]).await.unwrap(), 1);
+    wait_async("c2 to see dup", || async {
+        cairn_status(&c2, "dup").await == Some(MemberStatus::Alive)
+    })
+    .await;
+    let via = c1.local_addr();
+    let impostor = in_blocking(move || SerfAgent::start("dup", None, &[], Some(via))).await;
+    let log = impostor.dir.join("serf.log");
+    let text = in_blocking(move || {
+        wait_for("the serf impostor to lose the vote", || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("minority in name conflict resolution")
+        });
+        std::fs::read_to_string(&log).unwrap_or_default()
+    })
+    .await;
+    // serf logs "[matching / responses]": cairn's answers were decoded and counted.
+    let tally = text
+        .split("minority in name conflict resolution, quitting [")
+        .nth(1)
+        .and_then(|t| t.split(']').next())
+        .unwrap_or_default()
+        .to_string();
+    let responses: usize = tally
+        .split('/')
+        .nth(1)
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(responses >= 1, "serf counted no cairn answer: [{tally}]");
+    assert!(!dup.conflict_lost().await.unwrap());
+    let first = dup.local_addr();
+    let m = c2
+        .members()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "dup")
+        .unwrap();
+    assert_eq!(SocketAddr::new(m.addr, m.port), first);
+    drop(impostor);
+}

@@ -352,3 +352,67 @@ fn node_with_wrong_key_cannot_join() {
     assert_eq!(errors.len(), 1);
     assert_eq!(sim.node(0).unwrap().members().len(), 1);
 }
+
+#[test]
+fn name_conflict_is_resolved_by_majority() {
+    let mut sim = cluster(6, 21);
+    let original = sim.addr(2);
+    // A second node claims "s2" from another address and joins through s0.
+    let impostor = sim.add_node(|addr, now| Core::new(cfg(2), addr, 9_999, None, now).unwrap());
+    assert_ne!(sim.addr(impostor), original);
+    let now = sim.now;
+    let via = sim.addr(0);
+    sim.node_mut(impostor)
+        .unwrap()
+        .join(&[via], false, now)
+        .unwrap();
+    sim.poke(impostor);
+    let lost = sim.run_until_pred(Duration::from_millis(100), Duration::from_secs(30), |s| {
+        s.node(impostor).unwrap().is_shut_down()
+    });
+    assert!(
+        lost.is_some(),
+        "the newcomer did not lose the conflict vote"
+    );
+    // The vote takes one query timeout (200 ms × 16 × ceil(log10(n+1))) after the conflict.
+    sim.run_for(Duration::from_secs(10));
+    assert!(
+        !sim.node(2).unwrap().is_shut_down(),
+        "the original s2 stopped"
+    );
+    for i in 0..6 {
+        let m = sim.node(i).unwrap().member("s2").unwrap();
+        assert_eq!(
+            (m.addr, m.port, m.status),
+            (original.ip(), original.port(), MemberStatus::Alive),
+            "node {i} lost the original s2"
+        );
+    }
+    // The loser is inert: no more traffic, no API use.
+    let stopped = sim.node_mut(impostor).unwrap();
+    assert!(stopped.next_timeout().is_none());
+    assert!(stopped.user_event("x", b"", false, now).is_err());
+}
+
+#[test]
+fn conflict_vote_counts_answers_like_serf() {
+    use cairn_gossip::serf::messages::{
+        decode_conflict_response, encode_conflict_response, ConflictMember,
+    };
+    // serf's responder sends the conflict-response type byte and the member, or nil.
+    let nil = encode_conflict_response(None);
+    assert_eq!(nil, [6, 0xc0]);
+    assert_eq!(decode_conflict_response(&nil).unwrap(), None);
+    let m = ConflictMember {
+        name: "s2".into(),
+        addr: vec![127, 0, 0, 1],
+        port: 7946,
+        tags: [("role".to_string(), "web".to_string())].into(),
+        status: 1,
+        vsn: [1, 5, 2, 2, 5, 5],
+    };
+    let buf = encode_conflict_response(Some(&m));
+    assert_eq!(buf[0], 6);
+    assert_eq!(decode_conflict_response(&buf).unwrap(), Some(m));
+    assert!(decode_conflict_response(&[5, 0xc0]).is_err());
+}

@@ -85,6 +85,7 @@ enum Command {
     KeyLocal(KeyOp, Vec<u8>, oneshot::Sender<Result<Vec<Vec<u8>>>>),
     Coordinate(oneshot::Sender<(Option<Coordinate>, HashMap<String, Coordinate>)>),
     Stats(oneshot::Sender<(Stats, usize)>),
+    ConflictLost(oneshot::Sender<bool>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -258,6 +259,13 @@ impl Gossip {
     /// Traffic counters and the health score.
     pub async fn stats(&self) -> Result<(Stats, usize)> {
         self.call(Command::Stats).await
+    }
+
+    /// Whether gossip stopped because another node at another address holds our name for
+    /// the majority of the pool (serf's name conflict resolution). Such a node sends and
+    /// answers nothing more; restart it under a unique name.
+    pub async fn conflict_lost(&self) -> Result<bool> {
+        self.call(Command::ConflictLost).await
     }
 
     /// Stops the node without leaving.
@@ -475,6 +483,9 @@ impl NodeTask {
             }
             Command::Stats(reply) => {
                 let _ = reply.send((self.core.stats(), self.core.health_score()));
+            }
+            Command::ConflictLost(reply) => {
+                let _ = reply.send(self.core.is_shut_down());
             }
             Command::Shutdown(reply) => {
                 let _ = reply.send(());

@@ -6,6 +6,7 @@
 
 pub mod awareness;
 pub mod broadcast;
+mod index;
 mod net;
 mod probe;
 mod state;
@@ -189,6 +190,9 @@ impl NodeState {
 pub(crate) enum TimerKind {
     ProbeTick,
     GossipTick,
+    /// End of the random start-up stagger of the push/pull timer: arms the first
+    /// [`TimerKind::PushPullTick`] one (scaled) interval later, without a push/pull.
+    PushPullStagger,
     PushPullTick,
     ProbeIndirect(u32),
     ProbeEnd(u32),
@@ -253,7 +257,7 @@ pub struct Memberlist<D: Delegate> {
     pub(crate) advertise: SocketAddr,
     pub(crate) name: Arc<str>,
     pub(crate) nodes: Vec<NodeState>,
-    pub(crate) index: HashMap<Arc<str>, usize>,
+    pub(crate) index: index::NameIndex,
     pub(crate) probe_index: usize,
     pub(crate) seq_no: u32,
     pub(crate) incarnation: u32,
@@ -296,7 +300,7 @@ impl<D: Delegate> Memberlist<D> {
             advertise,
             name,
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: index::NameIndex::default(),
             probe_index: 0,
             seq_no: 0,
             incarnation: 0,
@@ -335,8 +339,11 @@ impl<D: Delegate> Memberlist<D> {
         let s = m.stagger(gossip);
         m.schedule(now + s, TimerKind::GossipTick);
         if !pp.is_zero() {
+            // As memberlist does: wait a random stagger, then a full (scaled) interval before
+            // the first periodic push/pull. Pushing right at the stagger would add one
+            // push/pull per node in the first interval of its life (joins push/pull anyway).
             let s = m.stagger(pp);
-            m.schedule(now + s, TimerKind::PushPullTick);
+            m.schedule(now + s, TimerKind::PushPullStagger);
         }
         m.after_call(now);
         Ok(m)
@@ -382,6 +389,10 @@ impl<D: Delegate> Memberlist<D> {
                 let next = now + self.cfg.gossip_interval;
                 self.schedule(next, TimerKind::GossipTick);
                 self.gossip(now);
+            }
+            TimerKind::PushPullStagger => {
+                let next = now + push_pull_scale(self.cfg.push_pull_interval, self.nodes.len());
+                self.schedule(next, TimerKind::PushPullTick);
             }
             TimerKind::PushPullTick => {
                 let next = now + push_pull_scale(self.cfg.push_pull_interval, self.nodes.len());
@@ -473,12 +484,16 @@ impl<D: Delegate> Memberlist<D> {
 
     /// A member by name.
     pub fn node(&self, name: &str) -> Option<NodeInfo> {
-        self.index.get(name).map(|&i| self.nodes[i].info())
+        self.index
+            .get(&self.nodes, name)
+            .map(|i| self.nodes[i].info())
     }
 
     /// Status of a member by name, without copying it.
     pub fn status_of(&self, name: &str) -> Option<NodeStatus> {
-        self.index.get(name).map(|&i| self.nodes[i].status)
+        self.index
+            .get(&self.nodes, name)
+            .map(|i| self.nodes[i].status)
     }
 
     /// Members neither dead nor left.
@@ -516,15 +531,19 @@ impl<D: Delegate> Memberlist<D> {
     /// Inserts already-known alive members directly, without gossip or delegate calls, then
     /// shuffles the probe order. Simulations use it to start from a converged cluster cheaply;
     /// passing shared `Arc` names keeps thousands of nodes' tables small.
+    ///
+    /// The periodic push/pull is re-armed at a uniformly random point of one interval scaled
+    /// for the new size, as in a cluster that has been running for a while (a fresh node would
+    /// first wait its start-up stagger plus a full interval, so no window shortly after start
+    /// would see steady-state anti-entropy).
     pub fn seed_members(&mut self, members: &[(Arc<str>, SocketAddr)], now: Time) {
         let vsn = self.cfg.vsn();
         self.nodes.reserve_exact(members.len());
-        self.index.reserve(members.len());
+        self.index.reserve(&self.nodes, members.len());
         for (name, addr) in members {
-            if self.index.contains_key(name) {
+            if self.index.get(&self.nodes, name).is_some() {
                 continue;
             }
-            self.index.insert(name.clone(), self.nodes.len());
             self.nodes.push(NodeState {
                 name: name.clone(),
                 addr: addr.ip(),
@@ -535,8 +554,18 @@ impl<D: Delegate> Memberlist<D> {
                 state_change: now,
                 vsn,
             });
+            let pos = self.nodes.len() - 1;
+            self.index.insert_new(&self.nodes, pos);
         }
         self.reset_nodes(now);
+        if !self.cfg.push_pull_interval.is_zero() {
+            self.timers.retain(|Reverse((_, _, k))| {
+                !matches!(k, TimerKind::PushPullStagger | TimerKind::PushPullTick)
+            });
+            let scaled = push_pull_scale(self.cfg.push_pull_interval, self.nodes.len());
+            let at = now + self.stagger(scaled);
+            self.schedule(at, TimerKind::PushPullTick);
+        }
     }
 
     /// Exchanges state with each address (a join). Completion is reported to the delegate.

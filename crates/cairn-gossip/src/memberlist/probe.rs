@@ -91,7 +91,7 @@ impl<D: Delegate> Memberlist<D> {
         };
         let target_name = p.node.clone();
         let deadline = p.deadline;
-        let Some(&tidx) = self.index.get(&target_name) else {
+        let Some(tidx) = self.index.get(&self.nodes, &target_name) else {
             return;
         };
         let target = self.nodes[tidx].clone();
@@ -225,7 +225,7 @@ impl<D: Delegate> Memberlist<D> {
                 let name = p.node.clone();
                 self.probe = None;
                 self.awareness.apply(-1);
-                if let Some(&i) = self.index.get(&name) {
+                if let Some(i) = self.index.get(&self.nodes, &name) {
                     let info = self.nodes[i].info();
                     self.delegate.notify_ping_complete(&info, rtt, &ack.payload);
                 }

@@ -32,7 +32,7 @@ impl<D: Delegate> Memberlist<D> {
             return;
         };
         let mut updates_node = false;
-        let idx = match self.index.get(a.node.as_str()) {
+        let idx = match self.index.get(&self.nodes, a.node.as_str()) {
             None => {
                 let name: Arc<str> = Arc::from(a.node.as_str());
                 let state = NodeState {
@@ -49,13 +49,17 @@ impl<D: Delegate> Memberlist<D> {
                 let n = self.nodes.len();
                 let offset = self.rng.below(n);
                 self.nodes.push(state);
-                self.nodes.swap(offset, n);
-                let moved = self.nodes[n].name.clone();
-                self.index.insert(moved, n);
-                self.index.insert(name, offset);
+                if offset == n {
+                    self.index.insert_new(&self.nodes, n);
+                } else {
+                    self.nodes.swap(offset, n);
+                    let moved = self.nodes[n].name.clone();
+                    self.index.repoint(&moved, offset, n);
+                    self.index.insert_new(&self.nodes, offset);
+                }
                 offset
             }
-            Some(&i) => {
+            Some(i) => {
                 let st = &self.nodes[i];
                 if st.addr != ip || st.port != a.port {
                     let can_reclaim = !self.cfg.dead_node_reclaim_time.is_zero()
@@ -150,7 +154,7 @@ impl<D: Delegate> Memberlist<D> {
 
     /// Handles a suspicion (`suspectNode`).
     pub(crate) fn suspect_node(&mut self, s: Suspect, now: Time) {
-        let Some(&idx) = self.index.get(s.node.as_str()) else {
+        let Some(idx) = self.index.get(&self.nodes, s.node.as_str()) else {
             return;
         };
         if s.incarnation < self.nodes[idx].incarnation {
@@ -200,7 +204,7 @@ impl<D: Delegate> Memberlist<D> {
         if susp.deadline > now {
             return; // a stale timer; the live one is later
         }
-        let Some(&idx) = self.index.get(node) else {
+        let Some(idx) = self.index.get(&self.nodes, node) else {
             self.suspicions.remove(node);
             return;
         };
@@ -220,7 +224,7 @@ impl<D: Delegate> Memberlist<D> {
 
     /// Handles a death or leave (`deadNode`).
     pub(crate) fn dead_node(&mut self, d: Dead, notify: Option<u64>, now: Time) {
-        let Some(&idx) = self.index.get(d.node.as_str()) else {
+        let Some(idx) = self.index.get(&self.nodes, d.node.as_str()) else {
             return;
         };
         if d.incarnation < self.nodes[idx].incarnation {
@@ -297,15 +301,12 @@ impl<D: Delegate> Memberlist<D> {
         let mut nodes = std::mem::take(&mut self.nodes);
         self.rng.shuffle(&mut nodes);
         self.nodes = nodes;
-        self.index.clear();
-        for (i, n) in self.nodes.iter().enumerate() {
-            self.index.insert(n.name.clone(), i);
-        }
+        self.index.rebuild(&self.nodes);
     }
 
     /// Gossips a new alive with fresh meta from the delegate.
     pub(crate) fn update_meta(&mut self, now: Time) {
-        let Some(&idx) = self.index.get(&self.name) else {
+        let Some(idx) = self.index.get(&self.nodes, &self.name) else {
             return;
         };
         self.incarnation = self.incarnation.wrapping_add(1);
@@ -328,7 +329,7 @@ impl<D: Delegate> Memberlist<D> {
             return;
         }
         self.left = true;
-        let Some(&idx) = self.index.get(&self.name) else {
+        let Some(idx) = self.index.get(&self.nodes, &self.name) else {
             self.delegate.notify_broadcast_done(token, now);
             return;
         };

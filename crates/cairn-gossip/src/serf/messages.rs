@@ -511,6 +511,94 @@ impl SerfMessage for KeyResponse {
     }
 }
 
+/// The contested member as a `_serf_conflict` responder sees it (serf's `Member` struct).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConflictMember {
+    /// Name.
+    pub name: String,
+    /// Address bytes (4 for IPv4, 16 for IPv6).
+    pub addr: Vec<u8>,
+    /// Gossip port.
+    pub port: u16,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// serf status code.
+    pub status: u8,
+    /// memberlist protocol min, max, current; serf protocol min, max, current.
+    pub vsn: [u8; 6],
+}
+
+/// Encodes an answer to `_serf_conflict`: the conflict-response type byte, then the member
+/// as a msgpack map, or `nil` when the responder does not know the node (as serf does).
+pub fn encode_conflict_response(member: Option<&ConflictMember>) -> Vec<u8> {
+    let mut v = vec![SerfMessageType::ConflictResponse as u8];
+    let mut e = Encoder::new(&mut v);
+    let Some(m) = member else {
+        e.nil();
+        return v;
+    };
+    e.map(11);
+    e.str("Name");
+    e.str(&m.name);
+    e.str("Addr");
+    e.bytes_or_nil(&m.addr);
+    e.str("Port");
+    e.uint(u64::from(m.port));
+    e.str("Tags");
+    e.str_map(m.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    e.str("Status");
+    e.uint(u64::from(m.status));
+    let names = [
+        "ProtocolMin",
+        "ProtocolMax",
+        "ProtocolCur",
+        "DelegateMin",
+        "DelegateMax",
+        "DelegateCur",
+    ];
+    for (name, v) in names.iter().zip(m.vsn) {
+        e.str(name);
+        e.uint(u64::from(v));
+    }
+    v
+}
+
+/// Decodes an answer to `_serf_conflict` (including its type byte); `Ok(None)` when the
+/// responder sent `nil` (it does not know the node).
+pub fn decode_conflict_response(buf: &[u8]) -> Result<Option<ConflictMember>, DecodeError> {
+    match buf.split_first() {
+        Some((&t, body)) if t == SerfMessageType::ConflictResponse as u8 => {
+            let v = decode(body)?;
+            if v == Value::Nil {
+                return Ok(None);
+            }
+            let s = v.as_struct("Member")?;
+            let mut tags = BTreeMap::new();
+            if *s.get("Tags") != Value::Nil {
+                for (k, val) in s.get("Tags").as_map("Tags")? {
+                    tags.insert(k.as_string("Tags")?, val.as_string("Tags")?);
+                }
+            }
+            Ok(Some(ConflictMember {
+                name: s.string("Name")?,
+                addr: s.bytes("Addr")?,
+                port: s.u16("Port")?,
+                tags,
+                status: s.u8("Status")?,
+                vsn: [
+                    s.u8("ProtocolMin")?,
+                    s.u8("ProtocolMax")?,
+                    s.u8("ProtocolCur")?,
+                    s.u8("DelegateMin")?,
+                    s.u8("DelegateMax")?,
+                    s.u8("DelegateCur")?,
+                ],
+            }))
+        }
+        _ => Err(DecodeError::Invalid("not a conflict response")),
+    }
+}
+
 /// A query filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {

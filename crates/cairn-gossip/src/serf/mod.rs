@@ -23,6 +23,9 @@ use messages::*;
 
 pub use query::QueryParams;
 
+/// Internal query (after [`query::INTERNAL_QUERY_PREFIX`]) that resolves a name conflict.
+pub const CONFLICT_QUERY: &str = "conflict";
+
 /// A Lamport clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LamportClock(u64);
@@ -131,6 +134,21 @@ pub struct Serf {
     pub(crate) rng: Rng,
     pub(crate) num_nodes: usize,
     pub(crate) now: Time,
+    /// A `_serf_conflict` vote in progress.
+    pub(crate) conflict: Option<ConflictVote>,
+    /// Lost a name-conflict vote: the node must stop (serf shuts down).
+    pub(crate) conflict_lost: bool,
+}
+
+/// Tally of a `_serf_conflict` query about our own name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConflictVote {
+    /// Local id of the query.
+    pub query: u64,
+    /// Well-formed answers.
+    pub responses: usize,
+    /// Answers naming our address and port.
+    pub matching: usize,
 }
 
 impl Serf {
@@ -178,6 +196,8 @@ impl Serf {
             rng: Rng::new(seed ^ 0x5e4f),
             num_nodes: 1,
             now,
+            conflict: None,
+            conflict_lost: false,
             cfg,
         };
         s.clock.increment();
@@ -458,12 +478,23 @@ impl Delegate for Serf {
     }
 
     fn notify_conflict(&mut self, existing: &NodeInfo, other: &NodeInfo) {
-        tracing::warn!(
-            node = %existing.name,
-            a = %existing.addr,
-            b = %other.addr,
-            "name conflict: two nodes claim one name"
+        if existing.name != self.name {
+            tracing::warn!(
+                node = %existing.name,
+                a = %SocketAddr::new(existing.addr, existing.port),
+                b = %SocketAddr::new(other.addr, other.port),
+                "name conflict: two nodes claim one name"
+            );
+            return;
+        }
+        tracing::error!(
+            other = %SocketAddr::new(other.addr, other.port),
+            resolution = self.cfg.enable_name_conflict_resolution,
+            "our node name is claimed by another node; names must be unique"
         );
+        if self.cfg.enable_name_conflict_resolution {
+            self.start_conflict_resolution();
+        }
     }
 
     fn ack_payload(&mut self) -> Vec<u8> {
@@ -526,6 +557,78 @@ impl Delegate for Serf {
 }
 
 impl Serf {
+    /// Asks the pool which address it knows for our name (`_serf_conflict`); the answer is
+    /// counted in [`Serf::count_conflict_response`] and decided at the query's deadline. One
+    /// vote runs at a time (memberlist reports the conflict for every alive it rejects).
+    fn start_conflict_resolution(&mut self) {
+        if self.conflict.is_some() || self.conflict_lost || self.state != SerfState::Alive {
+            return;
+        }
+        let name = format!("{}{}", query::INTERNAL_QUERY_PREFIX, CONFLICT_QUERY);
+        let payload = self.name.clone().into_bytes();
+        let now = self.now;
+        match self.query(&name, &payload, &QueryParams::default(), now) {
+            Ok(id) => {
+                self.conflict = Some(ConflictVote {
+                    query: id,
+                    responses: 0,
+                    matching: 0,
+                })
+            }
+            Err(e) => tracing::error!(error = %e, "failed to start name resolution query"),
+        }
+    }
+
+    /// Counts one answer to our conflict query; false if `query` is not that query.
+    pub(crate) fn count_conflict_response(&mut self, query: u64, payload: &[u8]) -> bool {
+        let me = self.advertise;
+        let Some(vote) = self.conflict.as_mut().filter(|v| v.query == query) else {
+            return false;
+        };
+        match decode_conflict_response(payload) {
+            Ok(member) => {
+                vote.responses += 1;
+                if member.is_some_and(|m| {
+                    crate::memberlist::ip_from_bytes(&m.addr) == Some(me.ip())
+                        && m.port == me.port()
+                }) {
+                    vote.matching += 1;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "invalid conflict query response"),
+        }
+        true
+    }
+
+    /// Decides a finished conflict vote; false if `query` is not the conflict query.
+    pub(crate) fn finish_conflict_vote(&mut self, query: u64) -> bool {
+        let Some(vote) = self.conflict.filter(|v| v.query == query) else {
+            return false;
+        };
+        self.conflict = None;
+        let majority = vote.responses / 2 + 1;
+        if vote.matching >= majority {
+            tracing::info!(
+                matching = vote.matching,
+                responses = vote.responses,
+                "majority in name conflict resolution"
+            );
+        } else {
+            tracing::warn!(
+                matching = vote.matching,
+                responses = vote.responses,
+                "minority in name conflict resolution, shutting down"
+            );
+            self.conflict_lost = true;
+        }
+        true
+    }
+
+    /// Whether this node lost a name-conflict vote and stopped.
+    pub fn conflict_lost(&self) -> bool {
+        self.conflict_lost
+    }
+
     fn broadcast_finished(&mut self, token: u64) {
         if token == LEAVE_INTENT_TOKEN {
             let now = self.now;

@@ -131,7 +131,9 @@ impl Serf {
 
     pub(crate) fn query_deadline(&mut self, ltime: LamportTime) {
         if let Some(q) = self.out_queries.remove(&ltime) {
-            self.emit(Event::QueryDone { query: q.local_id });
+            if !self.finish_conflict_vote(q.local_id) {
+                self.emit(Event::QueryDone { query: q.local_id });
+            }
         }
     }
 
@@ -322,6 +324,9 @@ impl Serf {
                 });
             }
         } else if q.responses.insert(r.from.clone()) {
+            if self.count_conflict_response(query, &r.payload) {
+                return;
+            }
             self.emit(Event::QueryResponse {
                 query,
                 from: r.from,

@@ -1,6 +1,8 @@
 //! A deterministic network simulator for the sans-IO core: virtual time, seeded randomness,
 //! packet loss, latency, partitions, slow and killed nodes. Thousands of nodes run in one thread.
 
+pub mod scenario;
+
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
