@@ -50,6 +50,24 @@ fn client(dir: &std::path::Path, n: u8) -> AgentProcess {
     )
 }
 
+/// `dig +short SRV` against an agent's DNS port (8600).
+fn dig_srv(host: &str, name: &str) -> String {
+    let out = std::process::Command::new("dig")
+        .args([
+            &format!("@{host}"),
+            "-p",
+            "8600",
+            "+short",
+            "+time=2",
+            "+tries=1",
+            name,
+            "SRV",
+        ])
+        .output()
+        .expect("dig (Debian package dnsutils)");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 fn leader_of(a: &AgentProcess) -> Option<String> {
     let r = try_http(&a.http_addr(), "GET", "/v1/status/leader", b"").ok()?;
     let l: String = serde_json::from_slice(&r.body).ok()?;
@@ -115,9 +133,21 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
     let r = clients[1].http("GET", "/v1/kv/client/0?stale", b"");
     assert_eq!(r.status, 200);
     assert!(r.header("X-Consul-Index").is_some());
+    // DNS on c2 first knows no `web`; after c1 registers it, c2 answers it (Consul's target:
+    // within a second; the assertion leaves room for a loaded CI machine).
+    assert_eq!(dig_srv(&clients[1].host, "web.service.consul"), "");
     let reg = br#"{"Name":"web","Port":8080,"Tags":["v1"]}"#;
+    let registered = Instant::now();
     let r = clients[0].http("PUT", "/v1/agent/service/register", reg);
     assert_eq!(r.status, 200, "{}", r.text());
+    let srv = clients[1].eventually("web in DNS on c2", Duration::from_secs(10), |c| {
+        let a = dig_srv(&c.host, "web.service.consul");
+        (!a.is_empty()).then_some(a)
+    });
+    let took = registered.elapsed();
+    eprintln!("service registered on c1 answered by DNS on c2 after {took:?}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(srv.contains(" 8080 c1.node.dc1.consul."), "{srv}");
     clients[1].eventually("web from c1 in the catalog", Duration::from_secs(20), |c| {
         let svc = c.http("GET", "/v1/catalog/service/web", b"").json();
         let first = svc.as_array()?.first()?.clone();

@@ -158,4 +158,22 @@ fn server_and_clients_share_membership_events_and_catalog_health() {
     });
     let passing = s1.http("GET", "/v1/health/node/c1", b"").json();
     assert_eq!(passing[0]["Output"], "Agent not live or unreachable");
+
+    // force-leave turns the failed member into a left one; the leader deregisters it.
+    let out = s1.cli(&["force-leave", "c1"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    s1.eventually("c1 left after force-leave", Duration::from_secs(20), |a| {
+        (member_status(a, "c1") == Some(3)).then_some(())
+    });
+    s1.eventually("c1 deregistered", Duration::from_secs(20), |a| {
+        let r = a.http("GET", "/v1/catalog/node/c1", b"");
+        (r.status == 200 && r.json().is_null()).then_some(())
+    });
+    let out = s1.cli(&["force-leave", "nobody"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("No node found with name 'nobody'"),
+        "{}",
+        out.stderr
+    );
 }

@@ -191,6 +191,17 @@ impl Core {
         Ok(())
     }
 
+    /// Forces a member out: a failed member becomes `left` across the pool; with `prune` it is
+    /// erased at once instead of waiting for the tombstone timeout (serf `force-leave -prune`).
+    pub fn force_leave(&mut self, node: &str, prune: bool, now: Time) -> Result<()> {
+        if self.halted {
+            return Err(Error::State("serf is shut down (lost a name conflict)"));
+        }
+        self.ml.delegate_mut().force_leave(node, prune, now)?;
+        self.after(now);
+        Ok(())
+    }
+
     /// Every member we know (including failed and left ones not yet reaped), sorted by name.
     pub fn members(&self) -> Vec<Member> {
         self.ml.delegate().members()

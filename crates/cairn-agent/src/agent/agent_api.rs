@@ -212,14 +212,17 @@ impl AgentApi for LocalAgent {
         })
     }
 
-    fn force_leave(&self, node: String, _prune: bool, _wan: bool) -> ApiFuture<'_, ()> {
+    fn force_leave(&self, node: String, prune: bool, _wan: bool) -> ApiFuture<'_, ()> {
         Box::pin(async move {
             if node == self.shared.node.node {
                 return Err(ApiError::internal("cannot force leave this agent itself"));
             }
-            Err(ApiError::internal(format!(
-                "agent: No node found with name '{node}'"
-            )))
+            tracing::info!(target: "agent", node = %node, prune, "Force leaving node");
+            self.shared
+                .lan
+                .force_leave(&node, prune)
+                .await
+                .map_err(ApiError::internal)
         })
     }
 

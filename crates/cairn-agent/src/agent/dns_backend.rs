@@ -92,6 +92,40 @@ impl DnsBackend for CatalogDns {
     }
 }
 
+/// The agent's DNS answers: from memory on a server, over RPC on a client.
+pub(crate) enum AgentDns {
+    Local(CatalogDns),
+    Remote(super::dns_remote::RemoteDns),
+}
+
+impl DnsBackend for AgentDns {
+    fn service_instances(
+        &self,
+        dc: &str,
+        service: &str,
+        kind: ServiceKind,
+    ) -> Result<ServiceInstances, BackendError> {
+        match self {
+            AgentDns::Local(b) => b.service_instances(dc, service, kind),
+            AgentDns::Remote(b) => b.service_instances(dc, service, kind),
+        }
+    }
+
+    fn node(&self, dc: &str, node: &str) -> Result<Option<Node>, BackendError> {
+        match self {
+            AgentDns::Local(b) => b.node(dc, node),
+            AgentDns::Remote(b) => b.node(dc, node),
+        }
+    }
+
+    fn node_by_address(&self, addr: IpAddr) -> Result<Option<PtrTarget>, BackendError> {
+        match self {
+            AgentDns::Local(b) => b.node_by_address(addr),
+            AgentDns::Remote(b) => b.node_by_address(addr),
+        }
+    }
+}
+
 /// The DNS server's settings from the agent's configuration.
 pub(crate) fn dns_config(cfg: &RuntimeConfig) -> DnsConfig {
     let d = &cfg.dns;

@@ -5,6 +5,7 @@ mod agent_api;
 mod checks;
 mod consensus_api;
 mod dns_backend;
+mod dns_remote;
 mod identity;
 mod registrations;
 mod remote;
@@ -322,10 +323,17 @@ impl Agent {
                 }
             }));
         }
-        let dns_backend = Arc::new(dns_backend::CatalogDns::new(
-            server.as_ref().map(|s| s.reader().clone()),
-            config.datacenter.clone(),
-        ));
+        let dns_backend = Arc::new(match &remote {
+            Some(r) => dns_backend::AgentDns::Remote(dns_remote::RemoteDns::new(
+                r.clone(),
+                config.datacenter.clone(),
+                shared.stop.child_token(),
+            )),
+            None => dns_backend::AgentDns::Local(dns_backend::CatalogDns::new(
+                server.as_ref().map(|s| s.reader().clone()),
+                config.datacenter.clone(),
+            )),
+        });
         let mut dns_addrs = Vec::new();
         let mut dns = Vec::new();
         for listeners in dns_listeners {

@@ -204,8 +204,10 @@ pub async fn run(
             Ok(_) => backoff = Duration::from_millis(250),
             Err(e) => {
                 tracing::warn!(target: "agent.anti_entropy", error = %e, "sync failed; will retry");
+                // A local change retries at once: the servers may be reachable by now.
                 tokio::select! {
                     _ = cancel.cancelled() => return,
+                    _ = state.changed() => {}
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(30));

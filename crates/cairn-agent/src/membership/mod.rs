@@ -201,6 +201,24 @@ impl LanPool {
         Ok(n)
     }
 
+    /// Force a member out (`force-leave`): Consul's error when no such member exists.
+    pub async fn force_leave(&self, node: &str, prune: bool) -> Result<(), String> {
+        let known = self
+            .gossip
+            .members()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|m| m.name == node);
+        if !known {
+            return Err(format!("agent: No node found with name '{node}'"));
+        }
+        self.gossip
+            .force_leave(node, prune)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Leave the pool gracefully (broadcast, then wait for it to spread).
     pub async fn leave(&self) -> Result<(), String> {
         self.gossip.leave().await.map_err(|e| e.to_string())

@@ -72,6 +72,7 @@ impl QueryReplies {
 enum Command {
     Join(Vec<SocketAddr>, bool, oneshot::Sender<Result<usize>>),
     Leave(oneshot::Sender<Result<()>>),
+    ForceLeave(String, bool, oneshot::Sender<Result<()>>),
     Members(oneshot::Sender<Vec<Member>>),
     UserEvent(String, Vec<u8>, bool, oneshot::Sender<Result<()>>),
     Query(
@@ -210,6 +211,12 @@ impl Gossip {
     /// Leaves gracefully (returns once the leave has been gossiped).
     pub async fn leave(&self) -> Result<()> {
         self.call(Command::Leave).await?
+    }
+
+    /// Forces `node` out of the pool (serf `force-leave`; `prune` erases it at once).
+    pub async fn force_leave(&self, node: &str, prune: bool) -> Result<()> {
+        self.call(|t| Command::ForceLeave(node.to_string(), prune, t))
+            .await?
     }
 
     /// Every member we know.
@@ -441,6 +448,9 @@ impl NodeTask {
                         let _ = reply.send(Err(e));
                     }
                 }
+            }
+            Command::ForceLeave(node, prune, reply) => {
+                let _ = reply.send(self.core.force_leave(&node, prune, now));
             }
             Command::Members(reply) => {
                 let _ = reply.send(self.core.members());

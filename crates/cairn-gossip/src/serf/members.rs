@@ -323,6 +323,23 @@ impl Serf {
         }
     }
 
+    /// serf's `RemoveFailedNode`: gossip a leave intent on behalf of another member, so a
+    /// failed member becomes `left` (and, with `prune`, is forgotten at once) everywhere.
+    pub(crate) fn force_leave(&mut self, node: &str, prune: bool, now: Time) -> crate::Result<()> {
+        if node == self.name {
+            return Err(crate::Error::State("cannot force leave this node itself"));
+        }
+        let msg = LeaveMsg {
+            ltime: self.clock.time(),
+            node: node.to_string(),
+            prune,
+        };
+        self.clock.increment();
+        self.handle_leave_intent(&msg, now);
+        self.broadcasts.queue(msg.encode(), None, None);
+        Ok(())
+    }
+
     /// Starts a graceful leave: leave intent, then memberlist's leave, then a short wait.
     pub(crate) fn start_leave(&mut self, now: Time) -> crate::Result<()> {
         match self.state {
