@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{try_http, AgentProcess, Ports};
 
-fn server(dir: &std::path::Path, n: u8) -> AgentProcess {
-    let ip = format!("127.0.0.{}", 40 + n);
+/// Server `n` (1..=3) of a cluster whose agents live on 127.0.0.`base+n`.
+fn server(dir: &std::path::Path, base: u8, n: u8) -> AgentProcess {
+    let ip = format!("127.0.0.{}", base + n);
     let d = dir.join(format!("s{n}"));
     std::fs::create_dir_all(&d).unwrap();
-    let join_to = format!("-retry-join=127.0.0.{}", 40 + if n == 1 { 2 } else { 1 });
+    let join_to = format!("-retry-join=127.0.0.{}", base + if n == 1 { 2 } else { 1 });
     AgentProcess::start_unled(
         &d,
         Ports::defaults(),
@@ -32,8 +33,9 @@ fn server(dir: &std::path::Path, n: u8) -> AgentProcess {
     )
 }
 
-fn client(dir: &std::path::Path, n: u8) -> AgentProcess {
-    let ip = format!("127.0.0.{}", 43 + n);
+/// Client `n` (1..) of that cluster, on 127.0.0.`base+3+n`.
+fn client(dir: &std::path::Path, base: u8, n: u8) -> AgentProcess {
+    let ip = format!("127.0.0.{}", base + 3 + n);
     let d = dir.join(format!("c{n}"));
     std::fs::create_dir_all(&d).unwrap();
     AgentProcess::start_unled(
@@ -45,7 +47,7 @@ fn client(dir: &std::path::Path, n: u8) -> AgentProcess {
             &format!("-client={ip}"),
             &format!("-data-dir={}", d.display()),
             "-retry-interval=1s",
-            "-retry-join=127.0.0.41",
+            &format!("-retry-join=127.0.0.{}", base + 1),
         ],
     )
 }
@@ -77,8 +79,8 @@ fn leader_of(a: &AgentProcess) -> Option<String> {
 #[test]
 fn three_servers_bootstrap_forward_and_survive_leader_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), n)).collect();
-    let clients: Vec<AgentProcess> = (1..=2).map(|n| client(dir.path(), n)).collect();
+    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), 40, n)).collect();
+    let clients: Vec<AgentProcess> = (1..=2).map(|n| client(dir.path(), 40, n)).collect();
 
     // One leader, agreed by all, and three voters.
     let leader = servers[0].eventually("a leader", Duration::from_secs(30), |_| {
@@ -240,5 +242,93 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
             acked.len(),
             before_kill
         );
+    }
+}
+
+/// Wait until all `servers` agree on one leader; returns it.
+fn agreed_leader(servers: &[AgentProcess], within: Duration) -> String {
+    servers[0].eventually("one agreed leader", within, |_| {
+        let ls: Vec<Option<String>> = servers.iter().map(leader_of).collect();
+        (ls[0].is_some() && ls.iter().all(|l| *l == ls[0])).then(|| ls[0].clone().unwrap())
+    })
+}
+
+#[test]
+fn rolling_restart_of_every_server_keeps_clients_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), 50, n)).collect();
+    let c = client(dir.path(), 50, 1);
+    agreed_leader(&servers, Duration::from_secs(30));
+
+    // A client writing through its agent, retrying each write for up to 15 s as a Consul
+    // client library would; every write must eventually be acknowledged.
+    let addr = c.http_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut acked, mut failed, mut retries) = (Vec::new(), Vec::new(), 0u32);
+            let started = Instant::now();
+            let mut i = 0u32;
+            while !stop.load(Ordering::SeqCst)
+                && i < 3_000
+                && started.elapsed() < Duration::from_secs(120)
+            {
+                let key = format!("roll/{i}");
+                let deadline = Instant::now() + Duration::from_secs(15);
+                loop {
+                    match try_http(&addr, "PUT", &format!("/v1/kv/{key}"), key.as_bytes()) {
+                        Ok(r) if r.status == 200 && r.body == b"true" => {
+                            acked.push(key);
+                            break;
+                        }
+                        _ if Instant::now() < deadline => {
+                            retries += 1;
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        _ => {
+                            failed.push(key);
+                            break;
+                        }
+                    }
+                }
+                i += 1;
+            }
+            (acked, failed, retries)
+        })
+    };
+
+    for n in 0..3 {
+        std::thread::sleep(Duration::from_millis(500));
+        servers[n].kill9();
+        let restarted = server(dir.path(), 50, n as u8 + 1);
+        servers[n] = restarted;
+        agreed_leader(&servers, Duration::from_secs(30));
+        servers[n].eventually(
+            "restarted server back in the peers",
+            Duration::from_secs(30),
+            |s| {
+                let p = s.http("GET", "/v1/status/peers", b"").json();
+                (p.as_array().map(Vec::len) == Some(3)).then_some(())
+            },
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let (acked, failed, retries) = writer.join().unwrap();
+    eprintln!(
+        "rolling restart: {} writes acknowledged, {} retries, {} failed",
+        acked.len(),
+        retries,
+        failed.len()
+    );
+    assert!(failed.is_empty(), "writes never acknowledged: {failed:?}");
+    assert!(acked.len() > 20, "too little traffic: {}", acked.len());
+    for s in &servers {
+        let r = s.http("GET", "/v1/kv/roll/?keys", b"");
+        let keys: BTreeSet<String> = serde_json::from_slice(&r.body).unwrap();
+        for k in &acked {
+            assert!(keys.contains(k), "acknowledged {k} missing on {}", s.host);
+        }
     }
 }
