@@ -25,6 +25,8 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Largest message sent or accepted.
     pub max_message_size: usize,
+    /// Source address of outgoing connections (`None`: the OS picks).
+    pub local_address: Option<std::net::IpAddr>,
 }
 
 impl Default for ClientConfig {
@@ -33,6 +35,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
             max_message_size: crate::DEFAULT_MAX_MESSAGE_SIZE,
+            local_address: None,
         }
     }
 }
@@ -183,9 +186,13 @@ impl RpcClient {
         if let Some(c) = self.inner.pool.lock().get(addr) {
             return Ok(c.clone());
         }
-        let channel = net::connect(addr, self.inner.cfg.connect_timeout)
-            .await
-            .map_err(|e| RpcError::unavailable(format!("rpc error: {e}")))?;
+        let channel = net::connect(
+            addr,
+            self.inner.cfg.connect_timeout,
+            self.inner.cfg.local_address,
+        )
+        .await
+        .map_err(|e| RpcError::unavailable(format!("rpc error: {e}")))?;
         tracing::debug!(addr, "rpc connection opened");
         let mut pool = self.inner.pool.lock();
         Ok(pool.entry(addr.to_string()).or_insert(channel).clone())

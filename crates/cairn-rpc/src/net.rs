@@ -18,10 +18,15 @@ pub(crate) fn uri_for(addr: &str) -> String {
 }
 
 /// Connect (TCP and HTTP/2) to `addr`, giving up after `connect_timeout`.
-pub(crate) async fn connect(addr: &str, connect_timeout: Duration) -> Result<Channel, String> {
+pub(crate) async fn connect(
+    addr: &str,
+    connect_timeout: Duration,
+    local_address: Option<std::net::IpAddr>,
+) -> Result<Channel, String> {
     let endpoint = Endpoint::from_shared(uri_for(addr))
         .map_err(|e| format!("invalid address {addr:?}: {}", chain(&e)))?
         .connect_timeout(connect_timeout)
+        .local_address(local_address)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
         .keep_alive_timeout(KEEPALIVE_TIMEOUT)

@@ -195,7 +195,7 @@ impl PeerWorker {
 
     async fn connect(&self, addr: &str) -> Result<Conn, String> {
         let cfg = &self.shared.cfg;
-        let channel = net::connect(addr, cfg.connect_timeout).await?;
+        let channel = net::connect(addr, cfg.connect_timeout, cfg.local_address).await?;
         let mut client = pb::raft_client::RaftClient::new(channel.clone())
             .max_encoding_message_size(cfg.max_message_size);
         let (tx, rx) = mpsc::channel(8);

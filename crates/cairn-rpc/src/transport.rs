@@ -41,6 +41,9 @@ pub struct TransportConfig {
     pub max_backoff: Duration,
     /// Largest message the transport encodes (it must fit the receiver's decoding limit).
     pub max_message_size: usize,
+    /// Source address of outgoing connections (`None`: the OS picks). Agents set their bind
+    /// address so traffic between servers comes from the address peers know them by.
+    pub local_address: Option<std::net::IpAddr>,
 }
 
 impl TransportConfig {
@@ -58,6 +61,7 @@ impl TransportConfig {
             snapshot_timeout: Duration::from_secs(300),
             max_backoff: Duration::from_secs(1),
             max_message_size: crate::DEFAULT_MAX_MESSAGE_SIZE,
+            local_address: None,
         }
     }
 }

@@ -158,7 +158,8 @@ impl Agent {
                         reason: e.to_string(),
                     })?;
             let cluster_id = crate::server::cluster_id(&config.datacenter);
-            let net = ServerNet::new(cluster_id, &rpc_addr);
+            let source = (!config.bind_addr.is_unspecified()).then_some(config.bind_addr);
+            let net = ServerNet::new(cluster_id, &rpc_addr, source);
             let store = match (&data_dir, config.dev_mode) {
                 (Some(dir), false) => StoreKind::RocksDb(dir.join("raft")),
                 _ => StoreKind::Memory,
@@ -216,6 +217,7 @@ impl Agent {
             Some(Arc::new(remote::RemoteServers::new(
                 lan.clone(),
                 config.datacenter.clone(),
+                (!config.bind_addr.is_unspecified()).then_some(config.bind_addr),
             )))
         } else {
             None

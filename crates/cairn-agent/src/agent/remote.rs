@@ -34,10 +34,18 @@ fn retryable(e: &RpcError) -> bool {
 }
 
 impl RemoteServers {
-    pub(crate) fn new(lan: LanPool, datacenter: String) -> RemoteServers {
+    /// `source`: the address outgoing RPC connections come from (the bind address).
+    pub(crate) fn new(
+        lan: LanPool,
+        datacenter: String,
+        source: Option<std::net::IpAddr>,
+    ) -> RemoteServers {
         RemoteServers {
             lan,
-            rpc: RpcClient::new(cairn_rpc::ClientConfig::default()),
+            rpc: RpcClient::new(cairn_rpc::ClientConfig {
+                local_address: source,
+                ..cairn_rpc::ClientConfig::default()
+            }),
             datacenter,
             next: AtomicUsize::new(0),
         }

@@ -50,14 +50,17 @@ pub struct ServerNet {
 impl ServerNet {
     /// A gRPC network for the server whose raft traffic is tagged with `cluster_id` and which
     /// peers reach at `rpc_addr`.
-    pub fn new(cluster_id: u64, rpc_addr: &str) -> ServerNet {
-        let transport = cairn_rpc::GrpcRaftTransport::new(
-            cairn_rpc::TransportConfig::new(cluster_id, rpc_addr),
-            tokio::runtime::Handle::current(),
-        );
+    /// `source`, when given, is the address outgoing connections come from (the bind address).
+    pub fn new(cluster_id: u64, rpc_addr: &str, source: Option<std::net::IpAddr>) -> ServerNet {
+        let mut tcfg = cairn_rpc::TransportConfig::new(cluster_id, rpc_addr);
+        tcfg.local_address = source;
+        let transport = cairn_rpc::GrpcRaftTransport::new(tcfg, tokio::runtime::Handle::current());
         ServerNet {
             transport,
-            client: cairn_rpc::RpcClient::new(cairn_rpc::ClientConfig::default()),
+            client: cairn_rpc::RpcClient::new(cairn_rpc::ClientConfig {
+                local_address: source,
+                ..cairn_rpc::ClientConfig::default()
+            }),
         }
     }
 }
@@ -205,7 +208,15 @@ impl Server {
             .map_err(|e| ServerError::Internal(format!("encoding command: {e}")))?;
         let deadline = tokio::time::Instant::now() + self.inner.rpc_hold_timeout;
         loop {
-            match self.inner.raft.propose(data.clone()).await {
+            // A leader cut off from its quorum keeps the entry pending until a new leader
+            // overwrites or commits it: past the hold time the outcome is unknown.
+            let proposed = tokio::time::timeout_at(
+                deadline.max(tokio::time::Instant::now() + self.inner.tick * 4),
+                self.inner.raft.propose(data.clone()),
+            )
+            .await
+            .map_err(|_| ServerError::Timeout)?;
+            match proposed {
                 Ok(result) => return Ok(result),
                 Err(RaftError::NotLeader {
                     leader_addr: Some(addr),

@@ -518,7 +518,14 @@ impl NodeTask {
                 Output::Stream(req) => {
                     let now = self.now();
                     let budget = req.deadline.since(now).max(Duration::from_millis(1));
-                    tokio::spawn(net::exchange(req, budget.min(tcp_timeout), in_tx.clone()));
+                    let source =
+                        (!self.cfg.bind_addr.is_unspecified()).then_some(self.cfg.bind_addr);
+                    tokio::spawn(net::exchange(
+                        req,
+                        budget.min(tcp_timeout),
+                        in_tx.clone(),
+                        source,
+                    ));
                 }
                 Output::Event(e) => self.event(e),
                 Output::JoinDone { id, joined, errors } => {

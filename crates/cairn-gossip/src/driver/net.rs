@@ -84,11 +84,26 @@ pub(crate) async fn exchange(
     req: StreamRequest,
     timeout: Duration,
     tx: mpsc::UnboundedSender<Inbound>,
+    source: Option<std::net::IpAddr>,
 ) {
     let work = async {
-        let mut conn = TcpStream::connect(req.to)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut conn = match source {
+            // From the bound address, so peers (and firewalls) see who is talking.
+            Some(ip) if ip.is_ipv4() == req.to.is_ipv4() => {
+                let sock = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(|e| e.to_string())?;
+                sock.bind(std::net::SocketAddr::new(ip, 0))
+                    .map_err(|e| e.to_string())?;
+                sock.connect(req.to).await.map_err(|e| e.to_string())?
+            }
+            _ => TcpStream::connect(req.to)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
         conn.write_all(&req.data).await.map_err(|e| e.to_string())?;
         if !req.expect_reply {
             let _ = conn.shutdown().await;
