@@ -70,6 +70,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         "services register",
         "Register services with the local agent",
     ),
+    c(
+        "snapshot",
+        "Saves, restores and inspects snapshots of the servers' state",
+    ),
+    c(
+        "snapshot inspect",
+        "Displays information about a snapshot file",
+    ),
+    c("snapshot restore", "Restores a snapshot into the cluster"),
+    c("snapshot save", "Saves a snapshot of the servers' state"),
     c("validate", "Validate config files/directories"),
     c("version", "Prints the Consul version"),
     c("watch", "Watch for changes in Consul"),

@@ -116,6 +116,37 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
             assert_eq!(r.text(), format!("v{i}"));
         }
     }
+    // Snapshot saved through a client agent, restored into the running cluster through a
+    // follower: every server goes back to the saved state.
+    let snap = dir.path().join("backup.snap");
+    let snap_arg = snap.display().to_string();
+    let saved = clients[0].eventually("snapshot save", Duration::from_secs(20), |c| {
+        let out = c.cli(&["snapshot", "save", &snap_arg]);
+        (out.code == 0).then_some(out.stdout)
+    });
+    assert!(
+        saved.starts_with("Saved and verified snapshot to index "),
+        "{saved}"
+    );
+    let out = clients[0].cli(&["snapshot", "inspect", &snap_arg]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(" KV entries   3\n"), "{}", out.stdout);
+    servers[0].http("PUT", "/v1/kv/via/0", b"changed");
+    servers[0].http("PUT", "/v1/kv/after-snapshot", b"x");
+    let out = servers[1].cli(&["snapshot", "restore", &snap_arg]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Restored snapshot\n"),
+        "{}",
+        out.stderr
+    );
+    for s in &servers {
+        assert_eq!(s.http("GET", "/v1/kv/via/0?raw", b"").text(), "v0");
+        assert_eq!(s.http("GET", "/v1/kv/after-snapshot", b"").status, 404);
+    }
+    let r = servers[0].http("PUT", "/v1/snapshot", b"not a snapshot");
+    assert_eq!(r.status, 400, "{}", r.text());
+
     // Every server is in the catalog with the consul service.
     servers[0].eventually("three consul instances", Duration::from_secs(20), |s| {
         let svc = s.http("GET", "/v1/catalog/service/consul", b"").json();
@@ -148,7 +179,11 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
     });
     let took = registered.elapsed();
     eprintln!("service registered on c1 answered by DNS on c2 after {took:?}");
-    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "took {took:?}; c1 log:\n{}",
+        clients[0].log_text()
+    );
     assert!(srv.contains(" 8080 c1.node.dc1.consul."), "{srv}");
     clients[1].eventually("web from c1 in the catalog", Duration::from_secs(20), |c| {
         let svc = c.http("GET", "/v1/catalog/service/web", b"").json();

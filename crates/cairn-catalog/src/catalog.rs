@@ -75,6 +75,16 @@ impl Catalog {
     /// Apply a decoded command at raft `index` (what [`StateMachine::apply`] does after
     /// decoding). Rejected commands change nothing but the applied index.
     pub fn apply_command(&mut self, index: u64, cmd: Command) -> ApplyResult {
+        if let Command::RestoreSnapshot { data } = &cmd {
+            return match self.restore_state(index, data) {
+                Ok(()) => ApplyResult::Ok,
+                Err(e) => {
+                    tracing::warn!(index, error = %e, "snapshot restore refused");
+                    self.mark_applied(index);
+                    ApplyResult::Error(e)
+                }
+            };
+        }
         let kind = cmd.kind();
         let mut tx = Tx::new(self.state.clone(), index, 0);
         let result = run(&mut tx, cmd);
@@ -103,6 +113,18 @@ impl Catalog {
             }
         }
         result
+    }
+
+    /// Replace everything with a snapshot at `index` and wake every watcher; on error nothing
+    /// changes.
+    fn restore_state(&mut self, index: u64, data: &[u8]) -> Result<(), CatalogError> {
+        let mut state = crate::snapshot::decode(data)?;
+        state.last_applied = index;
+        self.state = state;
+        self.publish();
+        self.shared.hub.fire_all();
+        tracing::info!(index, "catalog restored from snapshot");
+        Ok(())
     }
 
     fn mark_applied(&mut self, index: u64) {
@@ -250,6 +272,10 @@ fn run(tx: &mut Tx, cmd: Command) -> ApplyResult {
             tx.reap_tombstones(up_to_index);
             Done
         }
+        // Handled before a transaction is opened (it replaces the whole state).
+        Command::RestoreSnapshot { .. } => Error(CatalogError::Snapshot(
+            "restore cannot run inside a transaction".into(),
+        )),
     }
 }
 
@@ -278,18 +304,19 @@ impl StateMachine for Catalog {
 
     /// Replace everything with the snapshot and wake every watcher. On error nothing changes.
     fn restore(&mut self, index: u64, data: &[u8]) -> Result<(), StateMachineError> {
-        let mut state =
-            crate::snapshot::decode(data).map_err(|e| StateMachineError(e.to_string()))?;
-        state.last_applied = index;
-        self.state = state;
-        self.publish();
-        self.shared.hub.fire_all();
-        tracing::info!(index, "catalog restored from snapshot");
-        Ok(())
+        self.restore_state(index, data)
+            .map_err(|e| StateMachineError(e.to_string()))
     }
 }
 
 impl CatalogReader {
+    /// The current state as snapshot bytes (the format restore and
+    /// [`Command::RestoreSnapshot`] read), with the index it was taken at.
+    pub fn save_snapshot(&self) -> Result<(Vec<u8>, u64), CatalogError> {
+        let view = self.view();
+        Ok((crate::snapshot::encode(&view.s)?, view.last_index()))
+    }
+
     /// The latest published state. Hold it as long as needed; it never changes.
     pub fn view(&self) -> Arc<CatalogView> {
         self.shared.current.load_full()

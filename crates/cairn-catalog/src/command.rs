@@ -196,6 +196,13 @@ pub enum Command {
         /// Highest tombstone index to drop.
         up_to_index: u64,
     },
+    /// Replace the whole state with a saved snapshot (`PUT /v1/snapshot`): every server
+    /// restores it at the same log index.
+    RestoreSnapshot {
+        /// The snapshot as [`crate::CatalogReader::save_snapshot`] wrote it.
+        #[serde(with = "crate::bytes")]
+        data: Vec<u8>,
+    },
 }
 
 impl Command {
@@ -272,6 +279,7 @@ impl Command {
             Command::Txn { .. } => "txn",
             Command::CoordinateBatchUpdate { .. } => "coordinate-batch-update",
             Command::TombstoneReap { .. } => "tombstone-reap",
+            Command::RestoreSnapshot { .. } => "restore-snapshot",
         }
     }
 }

@@ -83,6 +83,7 @@
 
 #![warn(missing_docs)]
 
+mod archive;
 mod bytes;
 mod catalog;
 mod command;
@@ -97,6 +98,7 @@ mod txn;
 mod view;
 mod watch;
 
+pub use archive::{inspect_archive, read_archive, write_archive, SnapshotSummary};
 pub use catalog::{Catalog, CatalogReader};
 pub use command::{ApplyResult, Command, RegisterRequest, TxnOutcome, COMMAND_FORMAT_VERSION};
 pub use coordinate::{Coord, NodeCoordinate};

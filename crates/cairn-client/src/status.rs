@@ -26,6 +26,21 @@ impl Client {
             .0)
     }
 
+    /// Save a snapshot of the whole state (`GET /v1/snapshot`): the snapshot file and the
+    /// index it was taken at.
+    pub async fn snapshot_save(&self, opts: &QueryOptions) -> Result<(Vec<u8>, QueryMeta)> {
+        let req = Request::new(Method::Get, "/v1/snapshot").query(opts);
+        let resp = self.send_ok(req).await?;
+        Ok((resp.body, resp.meta))
+    }
+
+    /// Restore a snapshot file into the cluster (`PUT /v1/snapshot`).
+    pub async fn snapshot_restore(&self, file: Vec<u8>) -> Result<()> {
+        let req = Request::new(Method::Put, "/v1/snapshot").body(file, "application/octet-stream");
+        self.send_ok(req).await?;
+        Ok(())
+    }
+
     /// Fire a user event.
     pub async fn event_fire(&self, event: &EventFire) -> Result<UserEvent> {
         let path = format!("/v1/event/fire/{}", escape_segment(&event.name));

@@ -214,7 +214,13 @@ impl<R: Send + 'static> RaftHandle<R> {
     /// A linearizable read point: once this returns, the local state machine reflects every
     /// write acknowledged before the call. Fails with `Timeout` if no leader confirms in time.
     pub async fn read_index(&self) -> Result<u64, RaftError> {
-        let wait = self.tick * 50;
+        self.read_index_within(self.tick * 50).await
+    }
+
+    /// [`RaftHandle::read_index`] waiting at most `wait`. A follower's request can be lost
+    /// (the leader drops read requests until it has committed an entry of its term), so
+    /// callers retry with a short `wait` rather than wait long once.
+    pub async fn read_index_within(&self, wait: Duration) -> Result<u64, RaftError> {
         match tokio::time::timeout(wait, self.call(Command::Read)).await {
             Ok(r) => r,
             Err(_) => Err(RaftError::Timeout),

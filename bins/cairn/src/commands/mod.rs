@@ -12,6 +12,7 @@ pub mod members;
 pub mod operator;
 pub mod services;
 pub mod simple;
+pub mod snapshot;
 pub mod validate;
 pub mod version;
 pub mod watch;
@@ -24,7 +25,9 @@ use std::future::Future;
 /// Run a command by its full name; returns the exit code (or [`RUN_RESULT_HELP`]).
 pub fn dispatch(name: &str, args: &[String], ui: &Ui) -> i32 {
     match name {
-        "catalog" | "kv" | "operator" | "operator raft" | "services" => RUN_RESULT_HELP,
+        "catalog" | "kv" | "operator" | "operator raft" | "services" | "snapshot" => {
+            RUN_RESULT_HELP
+        }
         "catalog datacenters" => catalog::datacenters(args, ui),
         "catalog nodes" => catalog::nodes(args, ui),
         "catalog services" => catalog::services(args, ui),
@@ -47,6 +50,9 @@ pub fn dispatch(name: &str, args: &[String], ui: &Ui) -> i32 {
         "operator raft transfer-leader" => operator::transfer_leader(args, ui),
         "reload" => simple::reload(args, ui),
         "services deregister" => services::deregister(args, ui),
+        "snapshot inspect" => snapshot::inspect(args, ui),
+        "snapshot restore" => snapshot::restore(args, ui),
+        "snapshot save" => snapshot::save(args, ui),
         "services register" => services::register(args, ui),
         "validate" => validate::run(args, ui),
         "version" => version::run(args, ui),
@@ -88,6 +94,10 @@ pub fn help(name: &str) -> String {
             render::<operator::TransferLeaderArgs>(operator::TRANSFER_LEADER_HELP)
         }
         "reload" => render::<simple::ReloadArgs>(simple::RELOAD_HELP),
+        "snapshot" => snapshot::PARENT_HELP.trim().to_string(),
+        "snapshot inspect" => render::<snapshot::InspectArgs>(snapshot::INSPECT_HELP),
+        "snapshot restore" => render::<snapshot::RestoreArgs>(snapshot::RESTORE_HELP),
+        "snapshot save" => render::<snapshot::SaveArgs>(snapshot::SAVE_HELP),
         "services" => services::PARENT_HELP.trim().to_string(),
         "services deregister" => render::<services::DeregisterArgs>(services::DEREGISTER_HELP),
         "services register" => render::<services::RegisterArgs>(services::REGISTER_HELP),

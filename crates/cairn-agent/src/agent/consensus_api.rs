@@ -128,6 +128,40 @@ impl ConsensusApi for Consensus {
         })
     }
 
+    fn snapshot_save(&self, opts: QueryOptions) -> ApiFuture<'_, (Vec<u8>, QueryMeta)> {
+        Box::pin(async move {
+            self.check_dc(&opts.datacenter)?;
+            match self.backend()? {
+                Backend::Local(s) => s.save_snapshot(&opts).await,
+                Backend::Remote(r) => r.save_snapshot(&opts).await,
+            }
+            .map_err(api_error)
+        })
+    }
+
+    fn snapshot_restore(&self, file: Vec<u8>, opts: WriteOptions) -> ApiFuture<'_, ()> {
+        Box::pin(async move {
+            self.check_dc(&opts.datacenter)?;
+            // Check it fully before it goes into the log: a bad file is the client's error.
+            cairn_catalog::inspect_archive(&file)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let data = cairn_catalog::read_archive(&file)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?
+                .1
+                .to_vec();
+            let cmd = Command::RestoreSnapshot { data };
+            let result = match self.backend()? {
+                Backend::Local(s) => s.apply(&cmd).await,
+                Backend::Remote(r) => r.apply(&cmd).await,
+            }
+            .map_err(api_error)?;
+            match result.error() {
+                Some(e) => Err(ApiError::internal(e.to_string())),
+                None => Ok(()),
+            }
+        })
+    }
+
     fn leader(&self, datacenter: String) -> ApiFuture<'_, String> {
         Box::pin(async move {
             self.check_dc(&datacenter)?;

@@ -167,6 +167,14 @@ impl RemoteServers {
             .map(|st| st.leader_addr.unwrap_or_default())
     }
 
+    /// A snapshot file of the whole state, from a server.
+    pub(crate) async fn save_snapshot(
+        &self,
+        opts: &QueryOptions,
+    ) -> Result<(Vec<u8>, QueryMeta), ServerError> {
+        self.forward_query(&ForwardQuery::Snapshot, opts).await
+    }
+
     /// The voting servers.
     pub(crate) async fn peers(&self) -> Result<Vec<String>, ServerError> {
         let (bytes, _) = self

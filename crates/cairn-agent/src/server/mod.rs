@@ -265,14 +265,14 @@ impl Server {
                 if !self.is_leader() {
                     // Consul answers default reads on the leader; a follower reaches the same
                     // (in fact linearizable) state through a raft read index.
-                    self.inner.raft.read_index().await.map_err(map_raft_error)?;
+                    self.read_index_retrying()
+                        .await
+                        .map_err(|_| ServerError::NoLeader)?;
                 }
             }
             Consistency::Consistent => {
                 self.wait_for_leader().await?;
-                self.inner
-                    .raft
-                    .read_index()
+                self.read_index_retrying()
                     .await
                     .map_err(|_| ServerError::NotReadyForConsistentReads)?;
             }
@@ -289,6 +289,23 @@ impl Server {
             }
         }
         Ok(meta)
+    }
+
+    /// A raft read index, retried in short attempts until `rpc_hold_timeout`: a new leader
+    /// drops read requests that reach it before it has committed in its term.
+    async fn read_index_retrying(&self) -> Result<u64, RaftError> {
+        let deadline = tokio::time::Instant::now() + self.inner.rpc_hold_timeout;
+        let attempt = (self.inner.tick * 8).max(Duration::from_millis(50));
+        loop {
+            match self.inner.raft.read_index_within(attempt).await {
+                Ok(i) => return Ok(i),
+                Err(e @ RaftError::Stopped(_)) => return Err(e),
+                Err(e) if tokio::time::Instant::now() + attempt > deadline => return Err(e),
+                Err(RaftError::Timeout) => {}
+                // Refused at once (no leader right now): wait a tick instead of spinning.
+                Err(_) => tokio::time::sleep(self.inner.tick).await,
+            }
+        }
     }
 
     async fn read_meta(&self) -> Result<QueryMeta, ServerError> {
@@ -339,6 +356,20 @@ impl Server {
         let view = self.reader().view();
         meta.index = view.last_index().max(1);
         Ok((view.read_txn(ops), meta))
+    }
+
+    /// The whole state as a snapshot file, read at the requested consistency.
+    pub async fn save_snapshot(
+        &self,
+        opts: &cairn_types::QueryOptions,
+    ) -> Result<(Vec<u8>, QueryMeta), ServerError> {
+        let mut meta = self.prepare_read(opts.consistency, opts.max_stale).await?;
+        let (data, index) = self
+            .reader()
+            .save_snapshot()
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
+        meta.index = index.max(1);
+        Ok((cairn_catalog::write_archive(&data, index), meta))
     }
 
     /// Renew a TTL session on the leader. `Ok(false)` when the session does not exist.

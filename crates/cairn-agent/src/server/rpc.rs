@@ -16,6 +16,8 @@ pub(crate) enum ForwardQuery {
     ReadTxn(Vec<cairn_types::TxnOp>),
     /// The voting servers' RPC addresses.
     Peers,
+    /// A snapshot file of the whole state.
+    Snapshot,
     /// Renew a TTL session (the TTL timers live on the leader).
     RenewSession {
         /// Session ID.
@@ -89,6 +91,14 @@ impl ForwardHandler for ServerForward {
                     result: to_json(&outcome)?,
                     meta,
                 })
+            }
+            ForwardQuery::Snapshot => {
+                let (file, meta) = self
+                    .server
+                    .save_snapshot(&options)
+                    .await
+                    .map_err(to_rpc_error)?;
+                Ok(QueryReply { result: file, meta })
             }
             ForwardQuery::Peers => {
                 let peers = self.server.peers().await.map_err(to_rpc_error)?;

@@ -106,6 +106,26 @@ pub trait ConsensusApi: Send + Sync + 'static {
     /// Transfer leadership, to the server `id` if given; `true` on success.
     fn transfer_leader(&self, id: Option<String>, opts: WriteOptions) -> ApiFuture<'_, bool>;
 
+    /// `GET /v1/snapshot`: the whole state as a snapshot file, and the read's metadata.
+    fn snapshot_save(&self, opts: QueryOptions) -> ApiFuture<'_, (Vec<u8>, QueryMeta)> {
+        let _ = opts;
+        Box::pin(async {
+            Err(ApiError::internal(
+                "snapshots are not supported by this backend",
+            ))
+        })
+    }
+
+    /// `PUT /v1/snapshot`: replace the whole state with a snapshot file.
+    fn snapshot_restore(&self, file: Vec<u8>, opts: WriteOptions) -> ApiFuture<'_, ()> {
+        let _ = (file, opts);
+        Box::pin(async {
+            Err(ApiError::internal(
+                "snapshots are not supported by this backend",
+            ))
+        })
+    }
+
     /// WAN coordinates of every datacenter's servers. The default knows none.
     fn datacenter_coordinates(&self) -> ApiFuture<'_, Vec<DatacenterCoordinates>> {
         Box::pin(async { Ok(Vec::new()) })

@@ -17,6 +17,7 @@ mod kv;
 mod metrics;
 mod operator;
 mod session;
+mod snapshot;
 mod status;
 mod txn;
 
@@ -295,6 +296,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let r = coordinate::routes(r);
     let r = event::routes(r);
     let r = operator::routes(r);
+    let r = snapshot::routes(r);
     let r = agent::routes(r);
     let r = agent_services::routes(r);
     let r = agent_checks::routes(r);
