@@ -148,7 +148,24 @@ fn server_and_clients_share_membership_events_and_catalog_health() {
         (r.status == 200 && r.json().is_null()).then_some(())
     });
 
+    // A service on c1 (registered through its agent, synced over RPC) is passing; once c1 is
+    // killed it leaves `?passing` when gossip detects the failure.
+    let r = c1.http(
+        "PUT",
+        "/v1/agent/service/register",
+        br#"{"Name":"api","Port":9000}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let passing = |a: &AgentProcess| {
+        let r = a.http("GET", "/v1/health/service/api?passing", b"");
+        r.json().as_array().map(Vec::len)
+    };
+    s1.eventually("api passing", Duration::from_secs(20), |a| {
+        (passing(a) == Some(1)).then_some(())
+    });
+
     // kill -9 the first client: failed in gossip, serfHealth critical in the catalog.
+    let killed = std::time::Instant::now();
     c1.kill9();
     s1.eventually("c1 failed", Duration::from_secs(30), |a| {
         (member_status(a, "c1") == Some(4)).then_some(())
@@ -156,8 +173,13 @@ fn server_and_clients_share_membership_events_and_catalog_health() {
     s1.eventually("c1 serfHealth critical", Duration::from_secs(20), |a| {
         (serf_health(a, "c1").as_deref() == Some("critical")).then_some(())
     });
-    let passing = s1.http("GET", "/v1/health/node/c1", b"").json();
-    assert_eq!(passing[0]["Output"], "Agent not live or unreachable");
+    let checks = s1.http("GET", "/v1/health/node/c1", b"").json();
+    assert_eq!(checks[0]["Output"], "Agent not live or unreachable");
+    assert_eq!(passing(&s1), Some(0));
+    eprintln!(
+        "c1's service left ?passing {:?} after kill -9",
+        killed.elapsed()
+    );
 
     // force-leave turns the failed member into a left one; the leader deregisters it.
     let out = s1.cli(&["force-leave", "c1"]);
