@@ -13,6 +13,7 @@ mod error;
 mod logger;
 mod membership;
 mod message;
+mod recovery;
 mod state_machine;
 pub mod store;
 mod transport;

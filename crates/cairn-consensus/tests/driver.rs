@@ -281,3 +281,44 @@ async fn running_nodes_bootstrap_late_all_or_one() {
         }
     }
 }
+
+/// Lost quorum: two of three servers are gone for good. The survivor's store is rewritten
+/// with itself as the only voter (Consul's `peers.json`) and it serves again with every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recover_a_survivor_after_losing_quorum() {
+    let net = InMemoryNetwork::new();
+    let nodes = cluster(&net, 3);
+    let l = wait_leader(&nodes, None).await;
+    for i in 0..30u32 {
+        nodes[l]
+            .handle
+            .propose(i.to_be_bytes().to_vec())
+            .await
+            .expect("propose");
+    }
+    let survivor = (l + 1) % 3;
+    nodes[survivor].handle.read_index().await.expect("caught up");
+    for n in &nodes {
+        n.handle.shutdown().await;
+    }
+    let mut store = nodes[survivor].store.clone();
+    let id = nodes[survivor].handle.id();
+    let only_me: Peers = [(id, format!("n{id}"))].into_iter().collect();
+    let index = RaftCore::recover(&mut store, ListSm::default(), &only_me).expect("recover");
+    assert!(index >= 30, "recovered at {index}");
+
+    let net2 = InMemoryNetwork::new();
+    let node = start(&net2, id, store);
+    assert_eq!(node.sm.items.lock().len(), 30, "state rebuilt from the recovered snapshot");
+    node.handle.campaign().await;
+    let alone = [node];
+    wait_leader(&alone, None).await;
+    let n = alone[0].handle.propose(b"after".to_vec()).await.expect("propose");
+    assert_eq!(n, 31);
+    let st = alone[0].handle.status().await.expect("status");
+    assert_eq!(st.voters, vec![id]);
+    // Recovering needs at least one voter.
+    let mut empty = MemLogStore::new();
+    assert!(RaftCore::recover(&mut empty, ListSm::default(), &Peers::new()).is_err());
+    alone[0].handle.shutdown().await;
+}

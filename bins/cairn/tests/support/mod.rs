@@ -304,3 +304,75 @@ pub fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out after {within:?} waiting for {what}");
 }
+
+/// Why [`try_http_within`] got no answer.
+#[derive(Debug)]
+pub enum HttpFailure {
+    /// The connection was refused: the request was certainly not sent.
+    NotSent(std::io::Error),
+    /// The request may have been sent (timeout, reset, garbled answer): its effect is unknown.
+    Unknown(std::io::Error),
+}
+
+/// Like [`try_http`], but gives up after `timeout` (connecting, sending and reading together),
+/// and tells a request that was never sent from one whose fate is unknown.
+pub fn try_http_within(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, HttpFailure> {
+    let deadline = Instant::now() + timeout;
+    let sock: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| HttpFailure::NotSent(std::io::Error::other(format!("{addr}: {e}"))))?;
+    let mut s = TcpStream::connect_timeout(&sock, timeout).map_err(HttpFailure::NotSent)?;
+    let unknown = HttpFailure::Unknown;
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    s.set_write_timeout(Some(left())).map_err(unknown)?;
+    s.write_all(head.as_bytes()).map_err(unknown)?;
+    s.write_all(body).map_err(unknown)?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(unknown(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+        }
+        s.set_read_timeout(Some(left())).map_err(unknown)?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unknown(e)),
+        }
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| unknown(std::io::Error::other("no header end")))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| unknown(std::io::Error::other("bad status line")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    })
+}

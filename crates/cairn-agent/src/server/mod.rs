@@ -5,6 +5,7 @@ pub(crate) mod cluster;
 mod leader;
 mod raft_setup;
 mod reconcile;
+mod recovery;
 pub(crate) mod rpc;
 
 use crate::error::{AgentError, ServerError};

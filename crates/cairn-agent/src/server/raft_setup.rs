@@ -103,8 +103,9 @@ fn open_rocks(
 ) -> Result<(RaftHandle<ApplyResult>, CatalogReader), AgentError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| AgentError::DataDir(format!("creating {}: {e}", dir.display())))?;
-    let store = cairn_consensus::RocksLogStore::open(dir)
+    let mut store = cairn_consensus::RocksLogStore::open(dir)
         .map_err(|e| AgentError::DataDir(format!("{}: {e}", dir.display())))?;
+    super::recovery::apply_peers_json(dir, &mut store)?;
     start_on(opts, store, transport)
 }
 
