@@ -323,6 +323,14 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
         self.leader
     }
 
+    /// Whether this node leads, has committed an entry of its term, and has applied everything
+    /// committed (see [`crate::NodeState::leader_ready`]).
+    pub fn leader_ready(&self) -> bool {
+        self.role == Role::Leader
+            && self.node.raft.commit_to_current_term()
+            && self.applied >= self.node.raft.raft_log.committed
+    }
+
     /// Highest applied index.
     pub fn applied(&self) -> u64 {
         self.applied

@@ -32,6 +32,10 @@ pub struct NodeState {
     pub leader_addr: Option<String>,
     /// Highest applied index.
     pub applied: u64,
+    /// A leader that has committed an entry of its own term and applied everything committed:
+    /// its local state holds every write any earlier leader acknowledged, so it may serve
+    /// reads from it.
+    pub leader_ready: bool,
     /// Set once the node has stopped, with the reason.
     pub stopped: Option<String>,
 }
@@ -120,6 +124,7 @@ impl<R: Send + 'static> RaftHandle<R> {
             leader: None,
             leader_addr: None,
             applied: core.applied(),
+            leader_ready: false,
             stopped: None,
         });
         let thread = std::thread::Builder::new()
@@ -548,9 +553,11 @@ impl<S: StateMachine, L: LogStore, T: RaftTransport> NodeLoop<S, L, T> {
             }
         }
         let applied = self.core.applied();
+        let ready = self.core.leader_ready();
         self.state.send_if_modified(|s| {
-            let changed = s.applied != applied;
+            let changed = s.applied != applied || s.leader_ready != ready;
             s.applied = applied;
+            s.leader_ready = ready;
             changed
         });
     }

@@ -297,7 +297,11 @@ async fn recover_a_survivor_after_losing_quorum() {
             .expect("propose");
     }
     let survivor = (l + 1) % 3;
-    nodes[survivor].handle.read_index().await.expect("caught up");
+    nodes[survivor]
+        .handle
+        .read_index()
+        .await
+        .expect("caught up");
     for n in &nodes {
         n.handle.shutdown().await;
     }
@@ -309,11 +313,19 @@ async fn recover_a_survivor_after_losing_quorum() {
 
     let net2 = InMemoryNetwork::new();
     let node = start(&net2, id, store);
-    assert_eq!(node.sm.items.lock().len(), 30, "state rebuilt from the recovered snapshot");
+    assert_eq!(
+        node.sm.items.lock().len(),
+        30,
+        "state rebuilt from the recovered snapshot"
+    );
     node.handle.campaign().await;
     let alone = [node];
     wait_leader(&alone, None).await;
-    let n = alone[0].handle.propose(b"after".to_vec()).await.expect("propose");
+    let n = alone[0]
+        .handle
+        .propose(b"after".to_vec())
+        .await
+        .expect("propose");
     assert_eq!(n, 31);
     let st = alone[0].handle.status().await.expect("status");
     assert_eq!(st.voters, vec![id]);

@@ -263,9 +263,10 @@ impl Server {
             Consistency::Stale => {}
             Consistency::Default => {
                 self.wait_for_leader().await?;
-                if !self.is_leader() {
-                    // Consul answers default reads on the leader; a follower reaches the same
-                    // (in fact linearizable) state through a raft read index.
+                if !self.inner.raft.state().leader_ready {
+                    // Consul answers default reads on the leader; a follower (or a leader that
+                    // has not yet committed in its term, so may lack its predecessor's last
+                    // writes) reaches that state through a raft read index.
                     self.read_index_retrying()
                         .await
                         .map_err(|_| ServerError::NoLeader)?;
