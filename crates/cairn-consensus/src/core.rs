@@ -161,6 +161,21 @@ fn parse_ctx(ctx: &[u8]) -> Option<(u64, u64, u8)> {
     Some((node, token, ctx[16]))
 }
 
+/// A snapshot at `index`/`term` holding `sm_data` whose configuration is exactly `voters`
+/// (bootstrap, late bootstrap, and `peers.json` recovery).
+pub(crate) fn config_snapshot(voters: &Peers, sm_data: &[u8], index: u64, term: u64) -> Snapshot {
+    let mut meta = SnapshotMetadata {
+        index,
+        term,
+        ..Default::default()
+    };
+    meta.mut_conf_state().voters = voters.keys().copied().collect();
+    let mut snap = Snapshot::default();
+    snap.set_metadata(meta);
+    snap.data = encode_envelope(voters, sm_data).into();
+    snap
+}
+
 struct Pending {
     token: u64,
     ctx: Vec<u8>,
@@ -202,16 +217,7 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
         if voters.is_empty() {
             return Err(CoreError::Raft("bootstrap needs at least one voter".into()));
         }
-        let data = encode_envelope(voters, &sm.snapshot()?);
-        let mut meta = SnapshotMetadata {
-            index: 1,
-            term: 1,
-            ..Default::default()
-        };
-        meta.mut_conf_state().voters = voters.keys().copied().collect();
-        let mut snap = Snapshot::default();
-        snap.set_metadata(meta);
-        snap.data = data.into();
+        let snap = config_snapshot(voters, &sm.snapshot()?, 1, 1);
         let hs = raft::eraftpb::HardState {
             term: 1,
             commit: 1,
@@ -243,16 +249,7 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
         if has_conf || raft.raft_log.last_index() > 0 || self.applied > 0 {
             return Ok(false);
         }
-        let data = encode_envelope(voters, &self.sm.snapshot()?);
-        let mut meta = SnapshotMetadata {
-            index: 1,
-            term: 1,
-            ..Default::default()
-        };
-        meta.mut_conf_state().voters = voters.keys().copied().collect();
-        let mut snap = Snapshot::default();
-        snap.set_metadata(meta);
-        snap.data = data.into();
+        let snap = config_snapshot(voters, &self.sm.snapshot()?, 1, 1);
         if self.node.raft.term < 1 {
             self.node.raft.become_follower(1, raft::INVALID_ID);
         }

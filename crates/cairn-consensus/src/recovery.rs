@@ -3,12 +3,12 @@
 //! configuration is the given voters. Unsafe by nature (entries a majority never saw become
 //! durable on this node); it is the operator's last resort when the other servers are gone.
 
-use crate::core::RaftCore;
+use crate::core::{config_snapshot, RaftCore};
 use crate::error::CoreError;
-use crate::membership::{decode_envelope, encode_envelope, Peers};
+use crate::membership::{decode_envelope, Peers};
 use crate::state_machine::StateMachine;
-use crate::store::{HardState, LogStore, PersistBatch, Snapshot};
-use raft::eraftpb::{EntryType, SnapshotMetadata};
+use crate::store::{HardState, LogStore, PersistBatch};
+use raft::eraftpb::EntryType;
 
 impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
     /// Replace the stored configuration of a stopped node with `voters`: replay the latest
@@ -52,15 +52,7 @@ impl<S: StateMachine, L: LogStore> RaftCore<S, L> {
                 .map_err(|e| CoreError::Raft(format!("term of {index}: {e}")))?
         }
         .max(1);
-        let mut meta = SnapshotMetadata {
-            index: index.max(1),
-            term,
-            ..Default::default()
-        };
-        meta.mut_conf_state().voters = voters.keys().copied().collect();
-        let mut snap = Snapshot::default();
-        snap.set_metadata(meta);
-        snap.data = encode_envelope(voters, &sm.snapshot()?).into();
+        let snap = config_snapshot(voters, &sm.snapshot()?, index.max(1), term);
         let hard_state = HardState {
             term: st.hard_state.term.max(term),
             vote: 0,

@@ -90,6 +90,12 @@ fn one_file(args: &[String], name: &str, ui: &Ui) -> Option<String> {
     }
 }
 
+fn read_file(file: &str, ui: &Ui) -> Option<Vec<u8>> {
+    std::fs::read(file)
+        .map_err(|e| ui.error(&format!("Error opening snapshot file {file}: {e}")))
+        .ok()
+}
+
 /// `cairn snapshot save`.
 pub fn save(args: &[String], ui: &Ui) -> i32 {
     let Ok(a) = parse::<SaveArgs>("snapshot save", SAVE_HELP, args, ui) else {
@@ -148,12 +154,8 @@ pub fn restore(args: &[String], ui: &Ui) -> i32 {
     let Some(file) = one_file(&a.args, "snapshot restore", ui) else {
         return 1;
     };
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) => {
-            ui.error(&format!("Error opening snapshot file {file}: {e}"));
-            return 1;
-        }
+    let Some(bytes) = read_file(&file, ui) else {
+        return 1;
     };
     let Ok(client) = connect(&a.http, None, ui) else {
         return 1;
@@ -180,12 +182,8 @@ pub fn inspect(args: &[String], ui: &Ui) -> i32 {
     let Some(file) = one_file(&a.args, "snapshot inspect", ui) else {
         return 1;
     };
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) => {
-            ui.error(&format!("Error opening snapshot file {file}: {e}"));
-            return 1;
-        }
+    let Some(bytes) = read_file(&file, ui) else {
+        return 1;
     };
     match cairn_catalog::inspect_archive(&bytes) {
         Ok(s) => {

@@ -255,18 +255,8 @@ impl Response {
     }
 }
 
-/// One HTTP/1.0 request (no chunking, connection closes): enough for tests, no client crate.
-pub fn try_http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+/// Split a raw HTTP/1.0 answer into status, headers and body.
+fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -287,6 +277,21 @@ pub fn try_http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::R
         headers,
         body: raw[split + 4..].to_vec(),
     })
+}
+
+/// One HTTP/1.0 request (no chunking, connection closes): enough for tests, no client crate.
+pub fn try_http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw)
 }
 
 pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Response {
@@ -355,24 +360,5 @@ pub fn try_http_within(
             Err(e) => return Err(unknown(e)),
         }
     }
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| unknown(std::io::Error::other("no header end")))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| unknown(std::io::Error::other("bad status line")))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Response {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    })
+    parse_response(&raw).map_err(unknown)
 }
