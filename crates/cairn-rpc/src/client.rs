@@ -157,7 +157,8 @@ impl RpcClient {
             Err(_) => {
                 return Err(RpcError::unavailable(format!(
                     "rpc error: failed to connect to {addr}: timed out after {timeout:?}"
-                )))
+                ))
+                .never_sent())
             }
         };
         let max = self.inner.cfg.max_message_size;
@@ -192,7 +193,7 @@ impl RpcClient {
             self.inner.cfg.local_address,
         )
         .await
-        .map_err(|e| RpcError::unavailable(format!("rpc error: {e}")))?;
+        .map_err(|e| RpcError::unavailable(format!("rpc error: {e}")).never_sent())?;
         tracing::debug!(addr, "rpc connection opened");
         let mut pool = self.inner.pool.lock();
         Ok(pool.entry(addr.to_string()).or_insert(channel).clone())

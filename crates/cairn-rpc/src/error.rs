@@ -98,6 +98,9 @@ impl std::fmt::Display for ErrorKind {
 pub struct RpcError {
     kind: ErrorKind,
     message: String,
+    /// Set when the request never left this process (no connection could be made), so a
+    /// retry cannot apply a write twice. Local knowledge; not carried over the wire.
+    not_sent: bool,
 }
 
 impl RpcError {
@@ -106,7 +109,19 @@ impl RpcError {
         RpcError {
             kind,
             message: message.into(),
+            not_sent: false,
         }
+    }
+
+    /// Mark this error as "the request was never sent" (connection failures).
+    pub fn never_sent(mut self) -> Self {
+        self.not_sent = true;
+        self
+    }
+
+    /// Whether the request certainly never reached the server (safe to retry anything).
+    pub fn was_not_sent(&self) -> bool {
+        self.not_sent
     }
 
     /// Consul's `No cluster leader`.

@@ -29,8 +29,10 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServerError> {
         .map_err(|e| ServerError::Internal(format!("server's answer: {e}")))
 }
 
+/// Retry another server only when the request certainly had no effect: no leader, or no
+/// connection made. (An `Unavailable` after sending may have applied a write.)
 fn retryable(e: &RpcError) -> bool {
-    matches!(e.kind(), ErrorKind::NoLeader | ErrorKind::Unavailable)
+    e.kind() == ErrorKind::NoLeader || e.was_not_sent()
 }
 
 impl RemoteServers {
@@ -71,8 +73,9 @@ impl RemoteServers {
         out
     }
 
-    /// Run `call` against servers until one answers or `HOLD` runs out.
-    async fn with_servers<T, F, Fut>(&self, call: F) -> Result<T, ServerError>
+    /// Run `call` against servers until one answers or `HOLD` runs out. `idempotent` calls
+    /// (reads) are also retried after an unavailable server that may have received them.
+    async fn with_servers<T, F, Fut>(&self, idempotent: bool, call: F) -> Result<T, ServerError>
     where
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<T, RpcError>>,
@@ -83,7 +86,11 @@ impl RemoteServers {
             for addr in self.servers().await {
                 match call(addr).await {
                     Ok(v) => return Ok(v),
-                    Err(e) if retryable(&e) => last = from_rpc_error(e),
+                    Err(e)
+                        if retryable(&e) || (idempotent && e.kind() == ErrorKind::Unavailable) =>
+                    {
+                        last = from_rpc_error(e)
+                    }
                     Err(e) => return Err(from_rpc_error(e)),
                 }
             }
@@ -100,7 +107,7 @@ impl RemoteServers {
             .try_encode()
             .map_err(|e| ServerError::Internal(format!("encoding command: {e}")))?;
         let bytes = self
-            .with_servers(|addr| {
+            .with_servers(false, |addr| {
                 let data = data.clone();
                 async move {
                     let leader = self
@@ -123,7 +130,7 @@ impl RemoteServers {
     ) -> Result<(Vec<u8>, QueryMeta), ServerError> {
         let body = serde_json::to_vec(q).map_err(|e| ServerError::Internal(e.to_string()))?;
         let reply = self
-            .with_servers(|addr| {
+            .with_servers(true, |addr| {
                 let body = body.clone();
                 async move { self.rpc.query(&addr, body, opts).await }
             })
@@ -162,7 +169,7 @@ impl RemoteServers {
 
     /// The leader's RPC address as a server reports it (empty when none).
     pub(crate) async fn leader(&self) -> Result<String, ServerError> {
-        self.with_servers(|addr| async move { self.rpc.status(&addr).await })
+        self.with_servers(true, |addr| async move { self.rpc.status(&addr).await })
             .await
             .map(|st| st.leader_addr.unwrap_or_default())
     }

@@ -229,7 +229,10 @@ impl Server {
                                 ServerError::Internal(format!("leader's answer: {e}"))
                             })
                         }
-                        Err(e) if e.kind() == cairn_rpc::ErrorKind::NoLeader => {}
+                        // Not applied for sure: the leader had none, or the old leader is gone
+                        // and no connection was made. Wait for the election and retry.
+                        Err(e)
+                            if e.kind() == cairn_rpc::ErrorKind::NoLeader || e.was_not_sent() => {}
                         Err(e) => return Err(rpc::from_rpc_error(e)),
                     },
                     (Some(_), false) => return Err(ServerError::NoLeader),
