@@ -9,29 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{try_http, AgentProcess, Ports};
-
-/// Server `n` (1..=3) of a cluster whose agents live on 127.0.0.`base+n`.
-fn server(dir: &std::path::Path, base: u8, n: u8) -> AgentProcess {
-    let ip = format!("127.0.0.{}", base + n);
-    let d = dir.join(format!("s{n}"));
-    std::fs::create_dir_all(&d).unwrap();
-    let join_to = format!("-retry-join=127.0.0.{}", base + if n == 1 { 2 } else { 1 });
-    AgentProcess::start_unled(
-        &d,
-        Ports::defaults(),
-        &[
-            "-server",
-            "-bootstrap-expect=3",
-            &format!("-node=s{n}"),
-            &format!("-bind={ip}"),
-            &format!("-client={ip}"),
-            &format!("-data-dir={}", d.display()),
-            "-retry-interval=1s",
-            &join_to,
-        ],
-    )
-}
+use support::{agreed_leader, cluster_server, try_http, AgentProcess, Ports};
 
 /// Client `n` (1..) of that cluster, on 127.0.0.`base+3+n`.
 fn client(dir: &std::path::Path, base: u8, n: u8) -> AgentProcess {
@@ -70,21 +48,17 @@ fn dig_srv(host: &str, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn leader_of(a: &AgentProcess) -> Option<String> {
-    let r = try_http(&a.http_addr(), "GET", "/v1/status/leader", b"").ok()?;
-    let l: String = serde_json::from_slice(&r.body).ok()?;
-    (!l.is_empty()).then_some(l)
-}
-
 #[test]
 fn three_servers_bootstrap_forward_and_survive_leader_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), 40, n)).collect();
+    let mut servers: Vec<AgentProcess> = (1..=3)
+        .map(|n| cluster_server(dir.path(), 40, n, "s"))
+        .collect();
     let clients: Vec<AgentProcess> = (1..=2).map(|n| client(dir.path(), 40, n)).collect();
 
     // One leader, agreed by all, and three voters.
     let leader = servers[0].eventually("a leader", Duration::from_secs(30), |_| {
-        let ls: Vec<Option<String>> = servers.iter().map(leader_of).collect();
+        let ls: Vec<Option<String>> = servers.iter().map(|s| s.leader()).collect();
         (ls[0].is_some() && ls.iter().all(|l| *l == ls[0])).then(|| ls[0].clone().unwrap())
     });
     for s in &servers {
@@ -240,7 +214,7 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
         .map(|(_, s)| s)
         .collect();
     survivors[0].eventually("a new leader", Duration::from_secs(30), |_| {
-        let ls: Vec<Option<String>> = survivors.iter().map(|s| leader_of(s)).collect();
+        let ls: Vec<Option<String>> = survivors.iter().map(|s| s.leader()).collect();
         (ls[0].is_some() && ls[0] != Some(leader.clone()) && ls.iter().all(|l| *l == ls[0]))
             .then_some(())
     });
@@ -280,20 +254,14 @@ fn three_servers_bootstrap_forward_and_survive_leader_kill() {
     }
 }
 
-/// Wait until all `servers` agree on one leader; returns it.
-fn agreed_leader(servers: &[AgentProcess], within: Duration) -> String {
-    servers[0].eventually("one agreed leader", within, |_| {
-        let ls: Vec<Option<String>> = servers.iter().map(leader_of).collect();
-        (ls[0].is_some() && ls.iter().all(|l| *l == ls[0])).then(|| ls[0].clone().unwrap())
-    })
-}
-
 #[test]
 fn rolling_restart_of_every_server_keeps_clients_served() {
     let dir = tempfile::tempdir().unwrap();
-    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), 50, n)).collect();
+    let mut servers: Vec<AgentProcess> = (1..=3)
+        .map(|n| cluster_server(dir.path(), 50, n, "s"))
+        .collect();
     let c = client(dir.path(), 50, 1);
-    agreed_leader(&servers, Duration::from_secs(30));
+    agreed_leader(&servers.iter().collect::<Vec<_>>(), Duration::from_secs(30));
 
     // A client writing through its agent, retrying each write for up to 15 s as a Consul
     // client library would; every write must eventually be acknowledged.
@@ -336,9 +304,9 @@ fn rolling_restart_of_every_server_keeps_clients_served() {
     for n in 0..3 {
         std::thread::sleep(Duration::from_millis(500));
         servers[n].kill9();
-        let restarted = server(dir.path(), 50, n as u8 + 1);
+        let restarted = cluster_server(dir.path(), 50, n as u8 + 1, "s");
         servers[n] = restarted;
-        agreed_leader(&servers, Duration::from_secs(30));
+        agreed_leader(&servers.iter().collect::<Vec<_>>(), Duration::from_secs(30));
         servers[n].eventually(
             "restarted server back in the peers",
             Duration::from_secs(30),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use cairn_lincheck::{check_kv, Budget, HistoryRecorder, KvInput, KvOutput, Verdict};
-use support::{try_http, try_http_within, AgentProcess, HttpFailure, Ports, Response};
+use support::{leader_at, try_http, try_http_within, AgentProcess, HttpFailure, Ports, Response};
 
 /// Servers live on 127.0.0.`BASE+n`, n = 1..=3 (reserved for this test).
 const BASE: u8 = 60;
@@ -69,12 +69,6 @@ fn start_server(dir: &Path, n: usize) -> AgentProcess {
     AgentProcess::start_unled(&d, Ports::defaults(), &args)
 }
 
-fn leader_of(addr: &str) -> Option<String> {
-    let r = try_http(addr, "GET", "/v1/status/leader", b"").ok()?;
-    let l: String = serde_json::from_slice(&r.body).ok()?;
-    (!l.is_empty()).then_some(l)
-}
-
 /// Index (0-based) of the server whose RPC address is `leader`.
 fn server_index(leader: &str) -> Option<usize> {
     (1..=SERVERS).position(|n| leader.starts_with(&format!("{}:", ip(n))))
@@ -84,7 +78,7 @@ fn server_index(leader: &str) -> Option<usize> {
 fn agreed_leader(addrs: &[String], live: &[usize], within: Duration) -> usize {
     let deadline = Instant::now() + within;
     loop {
-        let ls: Vec<Option<String>> = live.iter().map(|&i| leader_of(&addrs[i])).collect();
+        let ls: Vec<Option<String>> = live.iter().map(|&i| leader_at(&addrs[i])).collect();
         if let Some(Some(l)) = ls.first() {
             if ls.iter().all(|x| x.as_deref() == Some(l.as_str())) {
                 if let Some(i) = server_index(l).filter(|i| live.contains(i)) {

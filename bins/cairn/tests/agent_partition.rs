@@ -8,7 +8,7 @@ mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{try_http, AgentProcess, Ports};
+use support::{cluster_server, try_http, AgentProcess};
 
 const CHAIN: &str = "CAIRN_TEST_PARTITION";
 
@@ -55,38 +55,14 @@ impl Drop for Partition {
     }
 }
 
-fn server(dir: &std::path::Path, n: u8) -> AgentProcess {
-    let ip = format!("127.0.0.{}", 30 + n);
-    let d = dir.join(format!("s{n}"));
-    std::fs::create_dir_all(&d).unwrap();
-    AgentProcess::start_unled(
-        &d,
-        Ports::defaults(),
-        &[
-            "-server",
-            "-bootstrap-expect=3",
-            &format!("-node=p{n}"),
-            &format!("-bind={ip}"),
-            &format!("-client={ip}"),
-            &format!("-data-dir={}", d.display()),
-            "-retry-interval=1s",
-            &format!("-retry-join=127.0.0.{}", 30 + if n == 1 { 2 } else { 1 }),
-        ],
-    )
-}
-
-fn leader_of(a: &AgentProcess) -> Option<String> {
-    let r = try_http(&a.http_addr(), "GET", "/v1/status/leader", b"").ok()?;
-    let l: String = serde_json::from_slice(&r.body).ok()?;
-    (!l.is_empty()).then_some(l)
-}
-
 #[test]
 fn minority_refuses_writes_majority_goes_on_and_healing_converges() {
     let dir = tempfile::tempdir().unwrap();
-    let servers: Vec<AgentProcess> = (1..=3).map(|n| server(dir.path(), n)).collect();
+    let servers: Vec<AgentProcess> = (1..=3)
+        .map(|n| cluster_server(dir.path(), 30, n, "p"))
+        .collect();
     let leader = servers[0].eventually("an agreed leader", Duration::from_secs(30), |_| {
-        let ls: Vec<Option<String>> = servers.iter().map(leader_of).collect();
+        let ls: Vec<Option<String>> = servers.iter().map(|s| s.leader()).collect();
         (ls[0].is_some() && ls.iter().all(|l| *l == ls[0])).then(|| ls[0].clone().unwrap())
     });
     let r = servers[0].http("PUT", "/v1/kv/before", b"1");
@@ -112,7 +88,7 @@ fn minority_refuses_writes_majority_goes_on_and_healing_converges() {
 
     // The majority elects a new leader and takes writes.
     let new_leader = others[0].eventually("a majority leader", Duration::from_secs(30), |_| {
-        let ls: Vec<Option<String>> = others.iter().map(|s| leader_of(s)).collect();
+        let ls: Vec<Option<String>> = others.iter().map(|s| s.leader()).collect();
         (ls[0].is_some() && ls[0] != Some(leader.clone()) && ls.iter().all(|l| *l == ls[0]))
             .then(|| ls[0].clone().unwrap())
     });
@@ -126,7 +102,7 @@ fn minority_refuses_writes_majority_goes_on_and_healing_converges() {
     servers[li].eventually(
         "old leader follows the new one",
         Duration::from_secs(30),
-        |s| (leader_of(s) == Some(new_leader.clone())).then_some(()),
+        |s| (s.leader() == Some(new_leader.clone())).then_some(()),
     );
     servers[li].eventually("old leader caught up", Duration::from_secs(30), |s| {
         let r = try_http(&s.http_addr(), "GET", "/v1/kv/majority/?keys", b"").ok()?;

@@ -5,42 +5,16 @@
 mod support;
 
 use std::time::Duration;
-use support::{try_http, AgentProcess, Ports};
-
-fn args(dir: &std::path::Path, n: u8) -> Vec<String> {
-    let ip = format!("127.0.0.{}", 20 + n);
-    vec![
-        "-server".into(),
-        "-bootstrap-expect=3".into(),
-        format!("-node=r{n}"),
-        format!("-bind={ip}"),
-        format!("-client={ip}"),
-        format!("-data-dir={}", dir.display()),
-        "-retry-interval=1s".into(),
-        format!("-retry-join=127.0.0.{}", 20 + if n == 1 { 2 } else { 1 }),
-    ]
-}
-
-fn start(dir: &std::path::Path, n: u8) -> AgentProcess {
-    let d = dir.join(format!("r{n}"));
-    std::fs::create_dir_all(&d).unwrap();
-    let a = args(&d, n);
-    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    AgentProcess::start_unled(&d, Ports::defaults(), &refs)
-}
-
-fn leader_of(a: &AgentProcess) -> Option<String> {
-    let r = try_http(&a.http_addr(), "GET", "/v1/status/leader", b"").ok()?;
-    let l: String = serde_json::from_slice(&r.body).ok()?;
-    (!l.is_empty()).then_some(l)
-}
+use support::{cluster_server, AgentProcess};
 
 #[test]
 fn peers_json_brings_back_a_survivor_of_a_lost_quorum() {
     let dir = tempfile::tempdir().unwrap();
-    let mut servers: Vec<AgentProcess> = (1..=3).map(|n| start(dir.path(), n)).collect();
+    let mut servers: Vec<AgentProcess> = (1..=3)
+        .map(|n| cluster_server(dir.path(), 20, n, "r"))
+        .collect();
     servers[0].eventually("a leader", Duration::from_secs(30), |_| {
-        let ls: Vec<Option<String>> = servers.iter().map(leader_of).collect();
+        let ls: Vec<Option<String>> = servers.iter().map(|s| s.leader()).collect();
         (ls[0].is_some() && ls.iter().all(|l| *l == ls[0])).then_some(())
     });
     for i in 0..10 {
@@ -61,9 +35,9 @@ fn peers_json_brings_back_a_survivor_of_a_lost_quorum() {
         node_id.trim()
     );
     std::fs::write(d1.join("raft").join("peers.json"), peers).unwrap();
-    let r1 = start(dir.path(), 1);
+    let r1 = cluster_server(dir.path(), 20, 1, "r");
     r1.eventually("the survivor leads alone", Duration::from_secs(30), |s| {
-        (leader_of(s).as_deref() == Some("127.0.0.21:8300")).then_some(())
+        (s.leader().as_deref() == Some("127.0.0.21:8300")).then_some(())
     });
     let peers = r1.http("GET", "/v1/status/peers", b"").json();
     assert_eq!(peers, serde_json::json!(["127.0.0.21:8300"]));

@@ -362,3 +362,49 @@ pub fn try_http_within(
     }
     parse_response(&raw).map_err(unknown)
 }
+
+/// The leader's RPC address as the agent at `http_addr` reports it (`None`: none, or no answer).
+pub fn leader_at(http_addr: &str) -> Option<String> {
+    let r = try_http(http_addr, "GET", "/v1/status/leader", b"").ok()?;
+    let l: String = serde_json::from_slice(&r.body).ok()?;
+    (!l.is_empty()).then_some(l)
+}
+
+impl AgentProcess {
+    /// The leader this agent reports.
+    pub fn leader(&self) -> Option<String> {
+        leader_at(&self.http_addr())
+    }
+}
+
+/// Wait until every agent in `agents` reports the same leader; returns it.
+pub fn agreed_leader(agents: &[&AgentProcess], within: Duration) -> String {
+    agents[0].eventually("one agreed leader", within, |_| {
+        let ls: Vec<Option<String>> = agents.iter().map(|a| a.leader()).collect();
+        (ls[0].is_some() && ls.iter().all(|l| *l == ls[0]))
+            .then(|| ls[0].clone().unwrap_or_default())
+    })
+}
+
+/// Server `n` (1..=3) of a `-bootstrap-expect=3` cluster on 127.0.0.`base+n` with Consul's
+/// default ports, node `{prefix}{n}`, data in `dir/{prefix}{n}` (reused on restart).
+pub fn cluster_server(dir: &Path, base: u8, n: u8, prefix: &str) -> AgentProcess {
+    let ip = format!("127.0.0.{}", base + n);
+    let d = dir.join(format!("{prefix}{n}"));
+    std::fs::create_dir_all(&d).expect("data dir");
+    let join_to = format!("-retry-join=127.0.0.{}", base + if n == 1 { 2 } else { 1 });
+    AgentProcess::start_unled(
+        &d,
+        Ports::defaults(),
+        &[
+            "-server",
+            "-bootstrap-expect=3",
+            &format!("-node={prefix}{n}"),
+            &format!("-bind={ip}"),
+            &format!("-client={ip}"),
+            &format!("-data-dir={}", d.display()),
+            "-retry-interval=1s",
+            &join_to,
+        ],
+    )
+}
