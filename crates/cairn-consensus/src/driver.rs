@@ -279,7 +279,8 @@ impl<R: Send + 'static> RaftHandle<R> {
     pub async fn transfer_leader(&self, to: u64) -> Result<(), RaftError> {
         self.call(|tx| Command::Transfer(to, tx)).await?;
         let mut w = self.watch();
-        let wait = self.tick * 30;
+        // Room for the target to catch up first on a loaded machine (30 ticks proved tight).
+        let wait = self.tick * 60;
         let done = tokio::time::timeout(wait, async {
             loop {
                 if w.get().leader == Some(to) {
