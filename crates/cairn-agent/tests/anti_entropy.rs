@@ -35,6 +35,7 @@ async fn server() -> Server {
         housekeeping_interval: Duration::from_secs(1),
         members: None,
         reconcile_interval: Duration::from_secs(60),
+        autopilot: Default::default(),
     };
     let s = Server::start(opts, duties).await.unwrap();
     for _ in 0..200 {

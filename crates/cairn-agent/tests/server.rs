@@ -32,6 +32,7 @@ fn duties() -> LeaderDuties {
         housekeeping_interval: Duration::from_millis(100),
         members: None,
         reconcile_interval: Duration::from_secs(60),
+        autopilot: Default::default(),
     }
 }
 

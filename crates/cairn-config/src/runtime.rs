@@ -263,6 +263,21 @@ pub struct LimitsRuntime {
     pub rpc_hold_timeout: Duration,
 }
 
+/// Autopilot settings (`autopilot { … }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutopilotRuntime {
+    /// Remove dead servers automatically.
+    pub cleanup_dead_servers: bool,
+    /// Longest time since leader contact for a healthy server.
+    pub last_contact_threshold: Duration,
+    /// Most log entries a healthy server may trail by.
+    pub max_trailing_logs: u64,
+    /// Fewest voters dead-server cleanup leaves.
+    pub min_quorum: u64,
+    /// How long a server must be dead (or healthy, when new) before autopilot acts on it.
+    pub server_stabilization_time: Duration,
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRuntime {
@@ -400,6 +415,8 @@ pub struct RuntimeConfig {
     pub session_ttl_min: Duration,
     /// Raft timing.
     pub raft: RaftTiming,
+    /// Autopilot.
+    pub autopilot: AutopilotRuntime,
     /// Raft protocol version (3).
     pub raft_protocol: u32,
     /// RPC protocol version (2).

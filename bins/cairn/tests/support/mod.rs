@@ -389,22 +389,35 @@ pub fn agreed_leader(agents: &[&AgentProcess], within: Duration) -> String {
 /// Server `n` (1..=3) of a `-bootstrap-expect=3` cluster on 127.0.0.`base+n` with Consul's
 /// default ports, node `{prefix}{n}`, data in `dir/{prefix}{n}` (reused on restart).
 pub fn cluster_server(dir: &Path, base: u8, n: u8, prefix: &str) -> AgentProcess {
+    cluster_server_with(dir, base, n, prefix, &[])
+}
+
+/// [`cluster_server`] with `extra` command-line arguments.
+pub fn cluster_server_with(
+    dir: &Path,
+    base: u8,
+    n: u8,
+    prefix: &str,
+    extra: &[&str],
+) -> AgentProcess {
     let ip = format!("127.0.0.{}", base + n);
     let d = dir.join(format!("{prefix}{n}"));
     std::fs::create_dir_all(&d).expect("data dir");
     let join_to = format!("-retry-join=127.0.0.{}", base + if n == 1 { 2 } else { 1 });
-    AgentProcess::start_unled(
-        &d,
-        Ports::defaults(),
-        &[
-            "-server",
-            "-bootstrap-expect=3",
-            &format!("-node={prefix}{n}"),
-            &format!("-bind={ip}"),
-            &format!("-client={ip}"),
-            &format!("-data-dir={}", d.display()),
-            "-retry-interval=1s",
-            &join_to,
-        ],
-    )
+    let node = format!("-node={prefix}{n}");
+    let bind = format!("-bind={ip}");
+    let client = format!("-client={ip}");
+    let data = format!("-data-dir={}", d.display());
+    let mut args = vec![
+        "-server",
+        "-bootstrap-expect=3",
+        &node,
+        &bind,
+        &client,
+        &data,
+        "-retry-interval=1s",
+        &join_to,
+    ];
+    args.extend_from_slice(extra);
+    AgentProcess::start_unled(&d, Ports::defaults(), &args)
 }

@@ -178,6 +178,7 @@ impl Agent {
                 housekeeping_interval: Duration::from_secs(30),
                 members: Some(crate::server::MemberFeed(Arc::new(lan.clone()))),
                 reconcile_interval: Duration::from_secs(60),
+                autopilot: autopilot_config(&config.autopilot),
             };
             let server = Server::start_with(opts, duties, Some(net.clone())).await?;
             let raft = server.raft().clone();
@@ -430,5 +431,16 @@ impl Agent {
             server.shutdown().await;
         }
         tracing::info!(target: "agent", "shutdown complete");
+    }
+}
+
+/// The autopilot settings the leader acts on.
+fn autopilot_config(a: &cairn_config::runtime::AutopilotRuntime) -> crate::server::AutopilotConfig {
+    crate::server::AutopilotConfig {
+        cleanup_dead_servers: a.cleanup_dead_servers,
+        last_contact_threshold: a.last_contact_threshold,
+        max_trailing_logs: a.max_trailing_logs,
+        min_quorum: a.min_quorum,
+        server_stabilization_time: a.server_stabilization_time,
     }
 }

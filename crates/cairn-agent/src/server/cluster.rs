@@ -2,14 +2,15 @@
 //! servers are seen, make sure none already has a cluster, then bootstrap the identical
 //! configuration on each), and the leader adding new servers and removing departed ones.
 
+use super::autopilot::{Dead, DeadServers, RaftMembers};
 use super::reconcile::MemberSource;
-use super::Server;
+use super::{LeaderDuties, Server};
 use crate::membership::{server_tags, MemberInfo, ServerTags};
 use crate::node_id::raft_id;
 use cairn_consensus::Peers;
 use cairn_types::MemberStatus;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// The alive servers of `dc` among `members`.
@@ -134,4 +135,54 @@ pub(crate) async fn reconcile_raft(server: &Server, members: &[MemberInfo], dc: 
             _ => {}
         }
     }
+}
+
+/// On the leader: remove servers that have been dead for the stabilisation time (autopilot's
+/// dead-server cleanup), never so many voters that a majority of the configuration is lost.
+pub(crate) async fn prune_dead_servers(
+    server: &Server,
+    members: &[MemberInfo],
+    duties: &LeaderDuties,
+    dead: &mut DeadServers,
+) {
+    let Ok(st) = server.status().await else {
+        return;
+    };
+    let plan = dead.plan(
+        &duties.autopilot,
+        RaftMembers {
+            me: server.raft_id(),
+            voters: &st.voters,
+            learners: &st.learners,
+        },
+        members,
+        &duties.node.datacenter,
+        Instant::now(),
+    );
+    if !plan.kept.is_empty() {
+        tracing::warn!(target: "agent.server.autopilot", dead = plan.kept.len(), voters = st.voters.len(), "Failed to remove dead servers: too many dead servers");
+    }
+    for (id, why) in plan.remove {
+        let address = st.peers.get(&id).map(String::as_str).unwrap_or("");
+        let name = member_name(members, id).unwrap_or("");
+        match why {
+            Dead::Failed => {
+                tracing::info!(target: "agent.server.autopilot", id, name, address, "Attempting removal of failed server node")
+            }
+            Dead::Stale => {
+                tracing::info!(target: "agent.server.autopilot", id, address, "Attempting removal of stale server")
+            }
+        }
+        if let Err(e) = server.remove_peer(id).await {
+            tracing::warn!(target: "agent.server.autopilot", id, error = %e, "removing dead server failed");
+        }
+    }
+}
+
+/// The name of the server member whose node ID maps to raft `id`.
+fn member_name(members: &[MemberInfo], id: u64) -> Option<&str> {
+    members.iter().find_map(|m| {
+        let t = server_tags(m.addr, &m.tags)?;
+        (raft_id(&t.node_id) == id).then_some(m.name.as_str())
+    })
 }

@@ -1,6 +1,7 @@
 //! Leadership: Consul's log lines on changes, and what only the leader does (register the
 //! servers in the catalog, expire TTL sessions, reap KV tombstones).
 
+use super::autopilot::{AutopilotConfig, DeadServers};
 use super::reconcile::{self, MemberSource};
 use super::{now_ms, Server};
 use cairn_catalog::{Command, RegisterRequest, Table, WatchScope};
@@ -26,6 +27,8 @@ pub struct LeaderDuties {
     pub members: Option<MemberFeed>,
     /// How often members are fully reconciled besides on every change (Consul: 60 s).
     pub reconcile_interval: Duration,
+    /// Dead-server cleanup settings.
+    pub autopilot: AutopilotConfig,
 }
 
 /// A shared [`MemberSource`].
@@ -37,6 +40,9 @@ impl std::fmt::Debug for MemberFeed {
         f.write_str("MemberFeed")
     }
 }
+
+/// How often the leader looks for dead servers (raft-autopilot's update interval).
+const AUTOPILOT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The `serfHealth` check ID.
 pub const SERF_HEALTH: &str = "serfHealth";
@@ -140,6 +146,9 @@ async fn lead(server: Server, duties: LeaderDuties, token: CancellationToken) {
     reconcile_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick fires at once: reconcile as soon as leadership is established.
     let mut reconcile_due = true;
+    let mut dead_servers = DeadServers::default();
+    let mut autopilot_tick = tokio::time::interval(AUTOPILOT_INTERVAL);
+    autopilot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if reconcile_due {
             reconcile_due = false;
@@ -188,6 +197,12 @@ async fn lead(server: Server, duties: LeaderDuties, token: CancellationToken) {
             _ = token.cancelled() => return,
             _ = members_changed => reconcile_due = true,
             _ = reconcile_tick.tick() => reconcile_due = true,
+            _ = autopilot_tick.tick() => {
+                if let Some(feed) = &duties.members {
+                    let members = feed.0.members().await;
+                    super::cluster::prune_dead_servers(&server, &members, &duties, &mut dead_servers).await;
+                }
+            }
             _ = sessions_watch.changed() => sessions.sync(&server),
             _ = tokio::time::sleep_until(sleep_until) => {}
             _ = housekeeping.tick() => {

@@ -1,6 +1,7 @@
 //! The server role: the replicated catalog behind raft, consistency modes for reads, and the
 //! leader's duties.
 
+mod autopilot;
 pub(crate) mod cluster;
 mod leader;
 mod raft_setup;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+pub use autopilot::AutopilotConfig;
 pub use leader::{LeaderDuties, MemberFeed, SERF_HEALTH};
 pub use raft_setup::{ServerOptions, StoreKind};
 pub use reconcile::MemberSource;
@@ -217,6 +219,8 @@ impl Server {
             )
             .await
             .map_err(|_| ServerError::Timeout)?;
+            // The leader a forward could not reach, if that is why this attempt failed.
+            let mut unreachable = None;
             match proposed {
                 Ok(result) => return Ok(result),
                 Err(RaftError::NotLeader {
@@ -231,8 +235,8 @@ impl Server {
                         }
                         // Not applied for sure: the leader had none, or the old leader is gone
                         // and no connection was made. Wait for the election and retry.
-                        Err(e)
-                            if e.kind() == cairn_rpc::ErrorKind::NoLeader || e.was_not_sent() => {}
+                        Err(e) if e.kind() == cairn_rpc::ErrorKind::NoLeader => {}
+                        Err(e) if e.was_not_sent() => unreachable = Some(addr),
                         Err(e) => return Err(rpc::from_rpc_error(e)),
                     },
                     (Some(_), false) => return Err(ServerError::NoLeader),
@@ -245,12 +249,54 @@ impl Server {
                 Err(RaftError::NotLeader { .. }) | Err(RaftError::ProposalDropped) => {}
                 Err(e) => return Err(map_raft_error(e)),
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
                 return Err(ServerError::NoLeader);
             }
-            let _ = tokio::time::timeout_at(deadline, self.wait_for_leader()).await;
-            tokio::time::sleep(self.inner.tick).await;
+            // Retry as soon as another leader is known (failover time is what clients see),
+            // but at most every few ticks while the same one stays unreachable.
+            let known = self.inner.raft.state().leader.is_some();
+            match unreachable {
+                Some(gone) => {
+                    let until = deadline.min(now + self.inner.tick * 4);
+                    self.wait_for_leader_other_than(Some(&gone), until).await;
+                }
+                None if !known => {
+                    self.wait_for_leader_other_than(None, deadline).await;
+                }
+                None => tokio::time::sleep(self.inner.tick).await,
+            }
         }
+    }
+
+    /// Wait until `until` for a known leader whose address is not `gone` (any leader when
+    /// `None`); `true` if one appeared.
+    async fn wait_for_leader_other_than(
+        &self,
+        gone: Option<&str>,
+        until: tokio::time::Instant,
+    ) -> bool {
+        let mut w = self.inner.raft.watch();
+        let wait = async {
+            loop {
+                let st = w.get();
+                if st.stopped.is_some() {
+                    return false;
+                }
+                let other = match (gone, st.leader_addr.as_deref()) {
+                    (_, None) => st.leader.is_some() && st.leader == Some(self.raft_id()),
+                    (Some(g), Some(a)) => a != g,
+                    (None, Some(_)) => true,
+                };
+                if other {
+                    return true;
+                }
+                if w.changed().await.is_none() {
+                    return false;
+                }
+            }
+        };
+        tokio::time::timeout_at(until, wait).await.unwrap_or(false)
     }
 
     /// Prepare a read at the requested consistency and describe it. `Stale` reads are served

@@ -251,6 +251,7 @@ impl<'w> Builder<'w> {
             max_query_time: self.c.max_query_time.unwrap_or(parts::secs(600)),
             session_ttl_min: self.c.session_ttl_min.unwrap_or(parts::secs(10)),
             raft: self.raft()?,
+            autopilot: self.autopilot()?,
             raft_protocol: self.count("raft_protocol", self.c.raft_protocol, 3)?,
             rpc_protocol: self.count("protocol", self.c.protocol, 2)?,
             leave_drain_time: self

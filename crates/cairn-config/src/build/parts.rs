@@ -6,8 +6,8 @@ use super::{Builder, DEFAULT_DOMAIN};
 use crate::error::ConfigError;
 use crate::file::Gossip;
 use crate::runtime::{
-    AclRuntime, DnsRuntime, EncryptRuntime, GossipTiming, HttpRuntime, JoinRuntime, LimitsRuntime,
-    LogLevel, LogRuntime, RaftTiming, SoaRuntime, UiRuntime,
+    AclRuntime, AutopilotRuntime, DnsRuntime, EncryptRuntime, GossipTiming, HttpRuntime,
+    JoinRuntime, LimitsRuntime, LogLevel, LogRuntime, RaftTiming, SoaRuntime, UiRuntime,
 };
 use base64::Engine;
 use cairn_types::GoDuration;
@@ -209,6 +209,31 @@ impl Builder<'_> {
             )?,
             snapshot_interval: self.c.raft_snapshot_interval.unwrap_or(secs(30)),
             trailing_logs: count64("raft_trailing_logs", self.c.raft_trailing_logs, 10240)?,
+        })
+    }
+
+    pub(super) fn autopilot(&self) -> Result<AutopilotRuntime, ConfigError> {
+        let a = &self.c.autopilot;
+        let non_negative = |key: &str, v: Option<i64>, default: u64| {
+            v.map_or(Ok(default), |n| {
+                u64::try_from(n).map_err(|_| {
+                    self.invalid(
+                        key,
+                        format!("{key} cannot be {n}. Must be greater than or equal to zero"),
+                    )
+                })
+            })
+        };
+        Ok(AutopilotRuntime {
+            cleanup_dead_servers: a.cleanup_dead_servers.unwrap_or(true),
+            last_contact_threshold: a.last_contact_threshold.unwrap_or(millis(200)),
+            max_trailing_logs: non_negative(
+                "autopilot.max_trailing_logs",
+                a.max_trailing_logs,
+                250,
+            )?,
+            min_quorum: a.min_quorum.unwrap_or(0),
+            server_stabilization_time: a.server_stabilization_time.unwrap_or(secs(10)),
         })
     }
 
