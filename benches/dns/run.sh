@@ -27,8 +27,13 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-cargo build --release -q -p cairn-dns --example bench_server
-BIN="$CARGO_TARGET_DIR/release/examples/bench_server"
+# BENCH_SERVER: an already built bench_server (e.g. to compare two versions).
+if [ -n "${BENCH_SERVER:-}" ]; then
+  BIN="$BENCH_SERVER"
+else
+  cargo build --release -q -p cairn-dns --example bench_server
+  BIN="$CARGO_TARGET_DIR/release/examples/bench_server"
+fi
 
 pids=()
 cleanup() {

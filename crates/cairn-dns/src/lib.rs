@@ -31,6 +31,7 @@ mod rng;
 mod server;
 mod service;
 mod trim;
+mod udp;
 
 pub use backend::{
     aggregate_status, DnsBackend, PreparedQueryAnswer, PtrTarget, ServiceInstance,

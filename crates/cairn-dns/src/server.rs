@@ -124,17 +124,30 @@ where
     B: DnsBackend,
     F: Future<Output = ()> + Send,
 {
-    let handler = DnsHandler {
-        answerer: Answerer { backend },
-        settings,
+    let make_handler = || DnsHandler {
+        answerer: Answerer {
+            backend: backend.clone(),
+        },
+        settings: settings.clone(),
     };
-    let mut server = hickory_server::Server::new(handler);
+    let (stop_udp, udp_stopped) = tokio::sync::watch::channel(false);
+    let mut udp_task = None;
     if let Some(udp) = listeners.udp {
         udp.set_nonblocking(true)?;
         let addr = udp.local_addr()?;
-        server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
+        let socket = tokio::net::UdpSocket::from_std(udp)?;
+        let handler = Arc::new(make_handler());
+        let mut stopped = udp_stopped.clone();
+        udp_task = Some(tokio::spawn(crate::udp::serve(
+            socket,
+            handler,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        )));
         info!(%addr, "DNS server listening (udp)");
     }
+    let mut server = hickory_server::Server::new(make_handler());
     if let Some(tcp) = listeners.tcp {
         tcp.set_nonblocking(true)?;
         let addr = tcp.local_addr()?;
@@ -146,6 +159,11 @@ where
         info!(%addr, "DNS server listening (tcp)");
     }
     shutdown.await;
+    let _ = stop_udp.send(true);
+    if let Some(task) = udp_task {
+        task.await
+            .map_err(|e| DnsError::Server(format!("udp task: {e}")))?;
+    }
     server
         .shutdown_gracefully()
         .await

@@ -142,6 +142,30 @@ async fn a_silent_recursor_is_skipped_after_its_timeout() {
 }
 
 #[tokio::test]
+async fn local_answers_do_not_wait_behind_a_slow_recursion() {
+    let (_keep, silent) = silent_upstream().await;
+    let server = start(
+        fixture(),
+        with_recursors(vec![silent], Duration::from_secs(2)),
+    );
+    let addr = server.udp_addr().unwrap();
+    let stuck = tokio::spawn(async move { udp(addr, "www.example.", RecordType::A).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let msg = udp(addr, "web.service.consul.", RecordType::A).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "answered in {:?} while a recursion waits",
+        started.elapsed()
+    );
+    assert!(!stuck.is_finished(), "the recursion is still waiting");
+    let msg = stuck.await.unwrap();
+    assert_eq!(msg.metadata.response_code, ResponseCode::ServFail);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn servfail_when_every_recursor_fails() {
     let (_keep, silent) = silent_upstream().await;
     let up = fake_upstream().await;
