@@ -23,6 +23,13 @@ pub struct ReportSink {
 }
 
 impl ReportSink {
+    /// A sink that drops every report: for a transport driven outside a raft node (tests,
+    /// benchmarks).
+    pub fn discarding() -> ReportSink {
+        let (tx, _) = mpsc::unbounded_channel();
+        ReportSink { tx }
+    }
+
     /// Report one delivery outcome. Ignored if the node has stopped.
     pub fn report(&self, report: DeliveryReport) {
         let _ = self.tx.send(report);

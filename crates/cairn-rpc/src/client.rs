@@ -177,6 +177,9 @@ impl RpcClient {
                 if untagged && RpcError::is_transport_failure(&status) {
                     self.disconnect(addr);
                 }
+                if RpcError::is_connect_failure(&status) {
+                    return Err(RpcError::from_status(&status).never_sent());
+                }
                 Err(RpcError::from_status(&status))
             }
             Err(_) => Err(timed_out(addr, timeout)),

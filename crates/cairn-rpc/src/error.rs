@@ -188,6 +188,35 @@ impl RpcError {
         !Self::is_tagged(status) && matches!(status.code(), Code::Unavailable | Code::Unknown)
     }
 
+    /// Whether `status` reports that no connection could be made (the channel tried to
+    /// reconnect to a server that is gone): the request certainly never left this process.
+    pub(crate) fn is_connect_failure(status: &Status) -> bool {
+        if Self::is_tagged(status) || status.code() != Code::Unavailable {
+            return false;
+        }
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind as K;
+                if matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::HostUnreachable
+                        | K::NetworkUnreachable
+                        | K::AddrNotAvailable
+                ) {
+                    return true;
+                }
+            }
+            // hyper-util's connector wraps every failure to establish TCP in this error.
+            if e.to_string().starts_with("tcp connect error") {
+                return true;
+            }
+            cur = e.source();
+        }
+        false
+    }
+
     /// Whether `status` was made from an [`RpcError`] by a Cairn handler.
     pub(crate) fn is_tagged(status: &Status) -> bool {
         status.metadata().get(KIND_KEY).is_some()

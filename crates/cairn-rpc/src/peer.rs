@@ -98,6 +98,11 @@ impl PeerWorker {
         if !msgs.is_empty() && !failed {
             failed = !self.flush(from, &mut msgs, &mut bytes).await;
         }
+        // A stream found closed (the peer restarted since we last sent) kept its batch: send
+        // it again on a fresh connection, since losing a vote request costs an election.
+        if failed && !msgs.is_empty() && self.ensure_connected().await {
+            failed = !self.flush(from, &mut msgs, &mut bytes).await;
+        }
         if failed {
             let dropped = msgs.len() as u64;
             self.shared
@@ -228,7 +233,14 @@ impl PeerWorker {
             conn.call.abort();
             what.to_string()
         };
-        self.backoff();
+        // The first break of a working connection reconnects at once (the peer most likely
+        // restarted); repeated failures back off.
+        if self.failures == 0 {
+            self.failures = 1;
+            self.retry_at = None;
+        } else {
+            self.backoff();
+        }
         self.log_failure(
             "raft stream to peer broken",
             format!("{}: {outcome}", conn.addr),

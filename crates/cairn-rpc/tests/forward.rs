@@ -306,3 +306,18 @@ async fn shutdown_ends_blocking_queries_and_refuses_new_calls() {
     let e = c.apply(&s.addr, b"x".to_vec()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
 }
+
+#[tokio::test]
+async fn a_call_to_a_server_that_went_away_was_certainly_not_sent() {
+    let mut s = server().await;
+    let c = client(Duration::from_secs(2));
+    assert_eq!(c.apply(&s.addr, b"ok".to_vec()).await.unwrap(), b"ko");
+    // The pooled connection now points at a process that is gone (as after kill -9).
+    let _ = s.stop.take().map(|tx| tx.send(()));
+    let _ = tokio::time::timeout(Duration::from_secs(10), &mut s.task).await;
+    for attempt in 0..3 {
+        let e = c.apply(&s.addr, b"ok".to_vec()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "attempt {attempt}: {e}");
+        assert!(e.was_not_sent(), "attempt {attempt}: {e}");
+    }
+}
