@@ -146,6 +146,7 @@ def main():
             inflight.release()
 
         t0 = time.monotonic()
+        killed_at = time.time()
         os.kill(pid, signal.SIGKILL)
         n = 0
         while not done.is_set() and time.monotonic() - t0 < 60:
@@ -157,6 +158,9 @@ def main():
             print("no successful write within 60 s; errors seen: %s" % errors, file=sys.stderr)
             sys.exit(1)
         ms = (result["t"] - t0) * 1000
+        # For lining up with the servers' logs (election start, leader elected).
+        print("killed at %s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(killed_at)),
+                                      int(killed_at * 1000) % 1000), file=sys.stderr)
         errs = "; ".join("%s x%d" % (k, c) for k, c in
                          sorted(errors.items(), key=lambda x: -x[1])[:3])
         print("%.0f %s %s" % (ms, result["via"], "_".join(errs.split()) or "-"))
