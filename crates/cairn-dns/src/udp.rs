@@ -23,12 +23,12 @@ use tracing::{debug, warn};
 const MAX_DATAGRAM: usize = 65_535;
 
 /// Serve queries arriving on `socket` with `handler` until `shutdown` completes.
-pub(crate) async fn serve<H, F>(socket: UdpSocket, handler: Arc<H>, shutdown: F)
+/// Several loops may share one socket: each takes the next datagram.
+pub(crate) async fn serve<H, F>(socket: Arc<UdpSocket>, handler: Arc<H>, shutdown: F)
 where
     H: RequestHandler,
     F: Future<Output = ()>,
 {
-    let socket = Arc::new(socket);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut shutdown = pin!(shutdown);
     loop {
