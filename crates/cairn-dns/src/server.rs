@@ -20,6 +20,8 @@ const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(8);
 /// UDP receive loops sharing the socket: two keep both cores of a small machine answering
 /// (one loop alone answered fewer queries per second than hickory's task per query).
 const UDP_LOOPS: usize = 2;
+/// Requested UDP receive buffer in bytes.
+const UDP_RECV_BUFFER: usize = 4 << 20;
 /// Responses queued per TCP connection.
 const TCP_RESPONSE_BUFFER: usize = 32;
 
@@ -138,6 +140,11 @@ where
     if let Some(udp) = listeners.udp {
         udp.set_nonblocking(true)?;
         let addr = udp.local_addr()?;
+        // Bursts arriving while both loops are busy must not overflow the kernel's default
+        // 208 KB buffer (the kernel caps this at net.core.rmem_max).
+        if let Err(error) = socket2::SockRef::from(&udp).set_recv_buffer_size(UDP_RECV_BUFFER) {
+            tracing::debug!(%error, "could not enlarge the DNS UDP receive buffer");
+        }
         let socket = Arc::new(tokio::net::UdpSocket::from_std(udp)?);
         let handler = Arc::new(make_handler());
         let mut loops = Vec::new();
